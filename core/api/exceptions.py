@@ -1,0 +1,64 @@
+"""
+One place that turns every refusal into a JSON 4xx body:
+
+    {"code": "invalid", "message": "...", "errors": {"field": ["..."]}}
+
+Domain errors keep their own code and status; DRF and Django validation errors become 400
+with field errors; nothing a client sends reaches a 500 through here.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import DomainError
+
+
+def _flatten_detail(detail: Any) -> str:
+    if isinstance(detail, list) and detail:
+        return _flatten_detail(detail[0])
+    if isinstance(detail, dict) and detail:
+        return _flatten_detail(next(iter(detail.values())))
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        response = Response(exc.as_dict(), status=exc.status_code)
+        retry_after = exc.extra.get("retry_after") if exc.extra else None
+        if retry_after is not None:
+            response["Retry-After"] = str(int(retry_after))
+        return response
+
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = {
+            "code": "invalid",
+            "message": "The request has invalid fields.",
+            "errors": errors,
+        }
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        response.data = {
+            "code": codes if isinstance(codes, str) else "error",
+            "message": _flatten_detail(exc.detail),
+        }
+    return response

@@ -1,0 +1,281 @@
+"""
+Resilience helpers shared by every outbound client.
+
+- `retry_policy()` builds a tenacity `Retrying` with exponential backoff and jitter that
+  honours a server's Retry-After when the exception carries one.
+- `CircuitBreaker` keeps its state in the Django cache (Redis in production), so every
+  web and worker process sees the same open/closed state for a dependency. No maintained
+  library shares breaker state across processes through Django's cache, hence this code.
+- `RateLimiter` is a GCRA token bucket evaluated inside Redis (one Lua script, Redis's own
+  clock), so one rate holds across all workers; embedded mode falls back to the local
+  cache and limits per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import tenacity
+from django.core.cache import cache as default_cache
+
+from core.errors import ServiceUnavailableError
+from core.redis import get_redis
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+# --- retries ----------------------------------------------------------------------------
+
+
+class RetryableError(Exception):
+    """Raise (or subclass) to ask the retry policy for another attempt; may carry Retry-After."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class _WaitRetryAfterOrBackoff(tenacity.wait.wait_base):
+    def __init__(self, backoff: tenacity.wait.wait_base, max_wait: float):
+        self.backoff = backoff
+        self.max_wait = max_wait
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self.max_wait)
+        return self.backoff(retry_state)
+
+
+def retry_policy(
+    *,
+    attempts: int = 3,
+    initial: float = 0.5,
+    maximum: float = 30.0,
+    retry_on: tuple[type[BaseException], ...] = (RetryableError, ConnectionError, TimeoutError),
+    sleep: Callable[[float], None] = time.sleep,
+) -> tenacity.Retrying:
+    """Exponential backoff with jitter (initial, 2x, 4x… capped at `maximum`), then re-raise."""
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=_WaitRetryAfterOrBackoff(
+            tenacity.wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial),
+            max_wait=maximum,
+        ),
+        retry=tenacity.retry_if_exception_type(retry_on),
+        reraise=True,
+        sleep=sleep,
+        before_sleep=tenacity.before_sleep_log(logger, logging.WARNING),
+    )
+
+
+# --- circuit breaker --------------------------------------------------------------------
+
+
+class CircuitOpenError(ServiceUnavailableError):
+    code = "circuit_open"
+    default_message = "The dependency is failing; calls are paused for a while."
+
+
+_breakers: dict[str, CircuitBreaker] = {}
+
+
+@dataclass
+class CircuitBreaker:
+    """
+    closed → (failure_threshold consecutive failures) → open → (reset_timeout) → half_open;
+    in half_open one trial call goes through: success closes, failure opens again.
+    """
+
+    name: str
+    failure_threshold: int = 5
+    reset_timeout: float = 30.0
+    expected_exceptions: tuple[type[BaseException], ...] = (Exception,)
+    clock: Callable[[], float] = time.time
+    cache: Any = field(default=None, repr=False)
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+    def __post_init__(self) -> None:
+        _breakers[self.name] = self
+
+    @property
+    def _cache(self):
+        return self.cache or default_cache
+
+    def _key(self, part: str) -> str:
+        return f"circuit:{self.name}:{part}"
+
+    @property
+    def _ttl(self) -> int:
+        return max(int(self.reset_timeout * 10), 3600)
+
+    @property
+    def state(self) -> str:
+        opened_at = self._cache.get(self._key("opened_at"))
+        if opened_at is None:
+            return self.CLOSED
+        if self.clock() - float(opened_at) >= self.reset_timeout:
+            return self.HALF_OPEN
+        return self.OPEN
+
+    def retry_after(self) -> float:
+        opened_at = self._cache.get(self._key("opened_at"))
+        if opened_at is None:
+            return 0.0
+        return max(0.0, self.reset_timeout - (self.clock() - float(opened_at)))
+
+    def allow(self) -> bool:
+        state = self.state
+        if state == self.CLOSED:
+            return True
+        if state == self.HALF_OPEN:
+            # One trial at a time across all processes.
+            return self._cache.add(self._key("trial"), 1, timeout=max(int(self.reset_timeout), 1))
+        return False
+
+    def record_success(self) -> None:
+        self._cache.delete_many([self._key("failures"), self._key("opened_at"), self._key("trial")])
+
+    def record_failure(self) -> None:
+        key = self._key("failures")
+        self._cache.add(key, 0, timeout=self._ttl)
+        try:
+            failures = self._cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self._cache.set(key, 1, timeout=self._ttl)
+            failures = 1
+        was = self.state
+        if was == self.HALF_OPEN or failures >= self.failure_threshold:
+            self._cache.set(self._key("opened_at"), self.clock(), timeout=self._ttl)
+            self._cache.delete(self._key("trial"))
+            if was != self.OPEN:
+                logger.warning("circuit opened", extra={"circuit": self.name, "failures": failures})
+
+    def reset(self) -> None:
+        self.record_success()
+
+    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if not self.allow():
+            raise CircuitOpenError(
+                f"{self.name} is unavailable; retry in {math.ceil(self.retry_after())}s.",
+                circuit=self.name,
+                retry_after=math.ceil(self.retry_after()),
+            )
+        try:
+            result = func(*args, **kwargs)
+        except self.expected_exceptions:
+            self.record_failure()
+            raise
+        self.record_success()
+        return result
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """`with breaker.guard(): call()` — the same as `breaker.call(...)`."""
+        if not self.allow():
+            raise CircuitOpenError(
+                f"{self.name} is unavailable.",
+                circuit=self.name,
+                retry_after=math.ceil(self.retry_after()),
+            )
+        try:
+            yield
+        except self.expected_exceptions:
+            self.record_failure()
+            raise
+        self.record_success()
+
+
+def circuit_breakers() -> dict[str, CircuitBreaker]:
+    """Every breaker created in this process, by name (for /healthz and the dashboard)."""
+    return dict(_breakers)
+
+
+# --- rate limiting ----------------------------------------------------------------------
+
+# GCRA: the key holds the "theoretical arrival time" (µs) of the next conforming request.
+_GCRA_SCRIPT = """
+local key = KEYS[1]
+local emission = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', key) or '0')
+if tat < now then tat = now end
+local allow_at = tat - tolerance
+if now < allow_at then
+  return {0, allow_at - now}
+end
+local new_tat = tat + emission
+redis.call('SET', key, new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return {1, 0}
+"""
+
+
+class RateLimitExceeded(ServiceUnavailableError):
+    code = "rate_limited"
+    status_code = 429
+    default_message = "Too many requests; slow down."
+
+
+@dataclass
+class RateLimiter:
+    """`rate` events per `per` seconds, with bursts of up to `burst`, shared by all processes."""
+
+    name: str
+    rate: float
+    per: float = 1.0
+    burst: int = 1
+
+    _local_lock = threading.Lock()
+
+    @property
+    def emission_us(self) -> int:
+        return int(self.per / self.rate * 1_000_000)
+
+    def try_acquire(self, key: str = "") -> tuple[bool, float]:
+        """Take one slot now if the rate allows; otherwise (False, seconds to wait)."""
+        if self.rate <= 0:
+            return True, 0.0
+        redis_key = f"ratelimit:{self.name}:{key}"
+        tolerance = self.emission_us * (self.burst - 1)
+        client = get_redis()
+        if client is not None:
+            allowed, wait_us = client.eval(_GCRA_SCRIPT, 1, redis_key, self.emission_us, tolerance)
+            return bool(allowed), int(wait_us) / 1_000_000
+        return self._try_acquire_local(redis_key, tolerance)
+
+    def _try_acquire_local(self, key: str, tolerance: int) -> tuple[bool, float]:
+        with self._local_lock:
+            now = int(time.time() * 1_000_000)
+            tat = max(int(default_cache.get(key) or 0), now)
+            allow_at = tat - tolerance
+            if now < allow_at:
+                return False, (allow_at - now) / 1_000_000
+            default_cache.set(key, tat + self.emission_us, timeout=max(int(self.per) + 60, 60))
+            return True, 0.0
+
+    def acquire(self, key: str = "", *, timeout: float | None = None) -> None:
+        """Block until a slot is free; raise RateLimitExceeded if that takes over `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            allowed, wait = self.try_acquire(key)
+            if allowed:
+                return
+            if deadline is not None and time.monotonic() + wait > deadline:
+                raise RateLimitExceeded(
+                    f"{self.name} is over its rate", limiter=self.name, retry_after=math.ceil(wait)
+                )
+            time.sleep(wait)

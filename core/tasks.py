@@ -1,0 +1,53 @@
+"""Thin Celery entry points for core's plumbing."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from core import outbox
+from core.jobs import tracked_job
+from core.models import Heartbeat, JobRun, OutboxEvent
+
+
+@shared_task(name="core.ping")
+def ping_task() -> str:
+    """Round-trip check for operators: `manage.py ping_worker`."""
+    return "pong"
+
+
+@shared_task(name="core.outbox_publish", ignore_result=True)
+def outbox_publish_task() -> int:
+    return outbox.publish_pending()
+
+
+@shared_task(
+    name="core.outbox_dispatch",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+    ignore_result=True,
+)
+def outbox_dispatch_task(event_pk: int, handler: str) -> bool:
+    return outbox.dispatch_event(event_pk=event_pk, handler=handler)
+
+
+@shared_task(name="core.heartbeat", ignore_result=True)
+def heartbeat_task() -> None:
+    Heartbeat.objects.update_or_create(name="beat", defaults={"seen_at": timezone.now()})
+
+
+@shared_task(name="core.prune")
+@tracked_job("core.prune")
+def prune_task(run) -> None:
+    now = timezone.now()
+    deleted, _ = JobRun.objects.filter(
+        started_at__lt=now - timedelta(days=settings.JOB_RUN_RETENTION_DAYS)
+    ).delete()
+    run.set("job_runs_deleted", deleted)
+    deleted, _ = OutboxEvent.objects.filter(
+        published_at__lt=now - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    ).delete()
+    run.set("outbox_events_deleted", deleted)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GiftCardsConfig(AppConfig):
+    name = "gift_cards"
+    verbose_name = "Gift cards"
