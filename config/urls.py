@@ -1,3 +1,5 @@
+from importlib.util import find_spec
+
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
@@ -26,6 +28,22 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
+
+# Each domain app mounts its own routes: `<app>/api/urls.py` under /api/v1/ (paths inside
+# name the resource, e.g. "gift-cards/"), and `<app>/urls.py` at the root for non-API pages
+# (xAPI, provider webhooks, answer pages).
+def _has_module(name: str) -> bool:
+    try:
+        return find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent package (e.g. `<app>.api`) does not exist
+        return False
+
+
+for _app in settings.DOMAIN_APPS:
+    if _has_module(f"{_app}.api.urls"):
+        urlpatterns.append(path("api/v1/", include(f"{_app}.api.urls")))
+    if _has_module(f"{_app}.urls"):
+        urlpatterns.append(path("", include(f"{_app}.urls")))
 
 handler400 = "core.errors_views.bad_request"
 handler403 = "core.errors_views.permission_denied"
