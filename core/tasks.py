@@ -34,9 +34,13 @@ def outbox_dispatch_task(event_pk: int, handler: str) -> bool:
     return outbox.dispatch_event(event_pk=event_pk, handler=handler)
 
 
+def record_beat_heartbeat(**_signal_kwargs) -> None:
+    Heartbeat.objects.update_or_create(name="beat", defaults={"seen_at": timezone.now()})
+
+
 @shared_task(name="core.heartbeat", ignore_result=True)
 def heartbeat_task() -> None:
-    Heartbeat.objects.update_or_create(name="beat", defaults={"seen_at": timezone.now()})
+    record_beat_heartbeat()
 
 
 @shared_task(name="core.prune")

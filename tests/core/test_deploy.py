@@ -128,7 +128,7 @@ def test_embedded_defaults_need_no_services(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "django.db.backends.sqlite3",
-        "filesystem://",
+        "filesystem://localhost//",
         "django.core.cache.backends.locmem.LocMemCache",
         "False",
     ]
