@@ -10,6 +10,7 @@ Reference: https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -197,12 +198,20 @@ X_FRAME_OPTIONS = "DENY"
 
 # SECTION: email ------------------------------------------------------------------------
 
+# EMAIL_URL (smtp://user:password@host:587?tls=true, smtps:// for SSL) or the EMAIL_* parts.
+# With no host configured, the email channel delivers to the local sink.
+EMAIL_URL = env_str("EMAIL_URL")
+_email = urlsplit(EMAIL_URL) if EMAIL_URL else None
+_email_query = parse_qs(_email.query) if _email else {}
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_HOST = (_email.hostname if _email else None) or env_str("EMAIL_HOST")
+EMAIL_PORT = (_email.port if _email else None) or env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = unquote(_email.username or "") if _email else env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = unquote(_email.password or "") if _email else env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = (
+    _email_query.get("tls", ["false"])[0] == "true" if _email else env_bool("EMAIL_USE_TLS")
+)
+EMAIL_USE_SSL = bool(_email and _email.scheme == "smtps") or env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Frontline <frontline@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -320,7 +329,6 @@ TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
 TWILIO_API_URL = env_str("TWILIO_API_URL")
-EMAIL_URL = env_str("EMAIL_URL")
 LESSON_GENERATOR_URL = env_str("LESSON_GENERATOR_URL")
 PAYMENTS_API_URL = env_str("PAYMENTS_API_URL")
 ETL_MODE = env_str("ETL_MODE", "incremental")
@@ -357,3 +365,47 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+# SECTION: gift_cards -------------------------------------------------------------------
+# Codes are stored as HMAC-SHA256 under this key; set it in production so rotating
+# SECRET_KEY does not make every card unfindable (empty: derived from SECRET_KEY).
+GIFT_CARD_CODE_KEY = env_str("GIFT_CARD_CODE_KEY")
+GIFT_CARD_CURRENCIES = env_list("GIFT_CARD_CURRENCIES", ["USD", "EUR", "GBP", "CAD", "JPY", "KWD"])
+# Largest amount on one card, per currency ("*" for the rest): "USD:2000,JPY:300000".
+GIFT_CARD_MAX_AMOUNTS = dict(
+    item.split(":", 1)
+    for item in env_list(
+        "GIFT_CARD_MAX_AMOUNTS", ["*:2000", "JPY:300000", "KWD:600", "USD:2000", "EUR:2000"]
+    )
+)
+GIFT_CARD_VALIDITY_DAYS = env_int("GIFT_CARD_VALIDITY_DAYS", 365)
+GIFT_CARD_BULK_MAX = env_int("GIFT_CARD_BULK_MAX", 10_000)
+# Balance checks and redemptions per client and per IP (token bucket shared via Redis).
+GIFT_CARD_CODE_RATE_PER_MINUTE = env_int("GIFT_CARD_CODE_RATE_PER_MINUTE", 30)
+GIFT_CARD_CODE_BURST = env_int("GIFT_CARD_CODE_BURST", 10)
+# Brute-force lockout: this many invalid codes within the window lock the client out.
+GIFT_CARD_LOCKOUT_THRESHOLD = env_int("GIFT_CARD_LOCKOUT_THRESHOLD", 5)
+GIFT_CARD_LOCKOUT_WINDOW_SECONDS = env_int("GIFT_CARD_LOCKOUT_WINDOW_SECONDS", 900)
+GIFT_CARD_LOCKOUT_SECONDS = env_int("GIFT_CARD_LOCKOUT_SECONDS", 900)
+# Hourly at minute 7: expire cards past their expiry date.
+CELERY_BEAT_SCHEDULE["gift_cards-expire-overdue"] = {
+    "task": "gift_cards.expire_overdue",
+    "schedule": crontab(minute=7),
+}
+
+# SECTION: delivery ---------------------------------------------------------------------
+# Signs webhook deliveries (X-Frontline-Signature); unset: webhook targets go to the sink.
+DELIVERY_WEBHOOK_SECRET = env_str("DELIVERY_WEBHOOK_SECRET")
+
+# SECTION: learners, lessons, assessments -----------------------------------------------
+
+# The path template (by slug) every registration enrols the new learner in.
+ONBOARDING_PATH_SLUG = env_str("ONBOARDING_PATH_SLUG", "onboarding")
+# Lesson generator client (seed 000 §4): per-attempt timeout, attempts, and the shared
+# circuit breaker (opens after N failed calls, tries again after the reset window).
+LESSON_GENERATOR_TIMEOUT_SECONDS = float(env_str("LESSON_GENERATOR_TIMEOUT_SECONDS", "10"))
+LESSON_GENERATOR_ATTEMPTS = env_int("LESSON_GENERATOR_ATTEMPTS", 3)
+LESSON_GENERATOR_BREAKER_THRESHOLD = env_int("LESSON_GENERATOR_BREAKER_THRESHOLD", 5)
+LESSON_GENERATOR_BREAKER_RESET_SECONDS = env_int("LESSON_GENERATOR_BREAKER_RESET_SECONDS", 60)
+# Spaced review of missed questions: days to wait in Leitner boxes 1, 2 and 3.
+REVIEW_INTERVAL_DAYS = [int(d) for d in env_list("REVIEW_INTERVAL_DAYS", ["1", "3", "7"])]

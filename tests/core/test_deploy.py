@@ -159,3 +159,18 @@ def test_embedded_mode_migrates_and_seeds_from_nothing(tmp_path):
         env=env,
     )
     assert check.stdout.strip() == "True"
+
+
+def test_email_url_configures_smtp(tmp_path):
+    script = (
+        "from django.conf import settings as s;"
+        "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER,"
+        " s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS)"
+    )
+    env = {
+        "FRONTLINE_VAR_DIR": str(tmp_path),
+        "EMAIL_URL": "smtp://mailer:p%40ss@mail.example:587?tls=true",
+    }
+    result = _manage("shell", "--no-imports", "-c", script, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["mail.example", "587", "mailer", "p@ss", "True"]
