@@ -33,9 +33,15 @@ test: install browser ## the whole suite on PostgreSQL and Redis
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks get a database of their own, created and migrated on first use.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/frontline_bench
+BENCH_ENV := $(TEST_ENV) DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=redis://127.0.0.1:6379/9
+
 bench: install ## benchmarks in tests/benchmarks (not part of the test run)
+	@$(BENCH_ENV) $(BIN)/python tests/benchmarks/ensure_database.py
+	@$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput --verbosity 0
 	@set -e; for f in tests/benchmarks/bench_*.py; do \
-		echo "== $$f"; $(TEST_ENV) $(BIN)/python $$f; done
+		echo "== $$f"; $(BENCH_ENV) $(BIN)/python $$f; done
 
 lint: install
 	$(BIN)/ruff check .
