@@ -396,6 +396,53 @@ CELERY_BEAT_SCHEDULE["gift_cards-expire-overdue"] = {
 # SECTION: delivery ---------------------------------------------------------------------
 # Signs webhook deliveries (X-Frontline-Signature); unset: webhook targets go to the sink.
 DELIVERY_WEBHOOK_SECRET = env_str("DELIVERY_WEBHOOK_SECRET")
+# Absolute base URL providers call back (Twilio status callbacks, email answer links); Twilio
+# signs the exact URL it called, so behind a proxy this must be the public one.
+DELIVERY_PUBLIC_BASE_URL = env_str("DELIVERY_PUBLIC_BASE_URL", "http://localhost:8000")
+# After the preferred channel, the order the router falls back in.
+DELIVERY_FALLBACK_ORDER = env_list("DELIVERY_FALLBACK_ORDER", ["slack", "email", "sms"])
+# Temporary errors: seconds before retry 1, 2, 3 (seed 004); then the task is dead-lettered.
+DELIVERY_RETRY_DELAYS = [int(s) for s in env_list("DELIVERY_RETRY_DELAYS", ["300", "900", "3600"])]
+# Provider rate limits held across all workers (messages per second per key; 0 = off):
+# Slack per channel/user, Twilio per sender number, SMTP and webhooks per host.
+DELIVERY_RATE_LIMITS = {
+    "slack": float(env_str("DELIVERY_RATE_SLACK", "1")),
+    "sms": float(env_str("DELIVERY_RATE_SMS", "1")),
+    "email": float(env_str("DELIVERY_RATE_EMAIL", "0")),
+    "webhook": float(env_str("DELIVERY_RATE_WEBHOOK", "0")),
+}
+# How long a sender waits for a rate-limit slot before putting the task back for later.
+DELIVERY_RATE_WAIT_SECONDS = float(env_str("DELIVERY_RATE_WAIT_SECONDS", "5"))
+DELIVERY_SKIP_WEEKENDS = env_bool("DELIVERY_SKIP_WEEKENDS", default=False)
+DELIVERY_DRAIN_BATCH = env_int("DELIVERY_DRAIN_BATCH", 200)
+# Reminders (seed 002 a.06): first after N minutes, then every N minutes, at most M, only
+# between the waking hours (learner's local time); then the learner is paused until RESUME.
+DELIVERY_REMINDER_AFTER_MINUTES = env_int("DELIVERY_REMINDER_AFTER_MINUTES", 120)
+DELIVERY_REMINDER_MAX = env_int("DELIVERY_REMINDER_MAX", 3)
+DELIVERY_WAKING_HOURS = (
+    env_str("DELIVERY_WAKING_START", "08:00"),
+    env_str("DELIVERY_WAKING_END", "20:00"),
+)
+DELIVERY_NOTIFY_MANAGER = env_bool("DELIVERY_NOTIFY_MANAGER", default=True)
+# Contact budget per learner per local day, across every kind of message.
+DELIVERY_DAILY_BUDGET = env_int("DELIVERY_DAILY_BUDGET", 4)
+DELIVERY_DAILY_SMS_BUDGET = env_int("DELIVERY_DAILY_SMS_BUDGET", 2)
+# Email answer links: signed, single use, valid this many hours.
+DELIVERY_ANSWER_LINK_HOURS = env_int("DELIVERY_ANSWER_LINK_HOURS", 72)
+# Slack interactivity: requests older than this are refused (replay window).
+DELIVERY_SLACK_MAX_AGE_SECONDS = env_int("DELIVERY_SLACK_MAX_AGE_SECONDS", 300)
+# Every 5 minutes: plan today's lessons for learners whose local send time has come.
+CELERY_BEAT_SCHEDULE["delivery-plan-dispatch"] = {
+    "task": "delivery.plan_dispatch",
+    "schedule": crontab(minute="*/5"),
+}
+# Every minute: send what is due (new tasks, retries whose time has come).
+CELERY_BEAT_SCHEDULE["delivery-drain"] = {"task": "delivery.drain", "schedule": crontab()}
+# Every 15 minutes: reminders for unanswered lessons.
+CELERY_BEAT_SCHEDULE["delivery-send-reminders"] = {
+    "task": "delivery.send_reminders",
+    "schedule": crontab(minute="*/15"),
+}
 
 # SECTION: learners, lessons, assessments -----------------------------------------------
 
@@ -409,3 +456,96 @@ LESSON_GENERATOR_BREAKER_THRESHOLD = env_int("LESSON_GENERATOR_BREAKER_THRESHOLD
 LESSON_GENERATOR_BREAKER_RESET_SECONDS = env_int("LESSON_GENERATOR_BREAKER_RESET_SECONDS", 60)
 # Spaced review of missed questions: days to wait in Leitner boxes 1, 2 and 3.
 REVIEW_INTERVAL_DAYS = [int(d) for d in env_list("REVIEW_INTERVAL_DAYS", ["1", "3", "7"])]
+# One OpenAPI enum name per choice set the learning apps share (difficulty/knowledge level,
+# learner channels, answer channels).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "LevelEnum": "lessons.models.Difficulty",
+        "LearnerChannelEnum": "learners.models.Channel",
+        "AnswerChannelEnum": "assessments.models.AnswerChannel",
+        # returns.ReturnItem.ExpectedCondition (nested, so named by its values)
+        "ExpectedConditionEnum": [("new", "New"), ("opened", "Opened"), ("damaged", "Damaged")],
+    }
+)
+
+# SECTION: returns ---------------------------------------------------------------------
+# Policy: window counted from delivery, per-category windows ("electronics=15,furniture=60"),
+# categories never taken back, the value under which the customer keeps the item (a
+# "returnless" refund), the store-credit bonus and the default restocking fee (percent),
+# and the percent deducted on receipt per actual condition (customer-fault returns only).
+
+RETURNS_WINDOW_DAYS = env_int("RETURNS_WINDOW_DAYS", 30)
+RETURNS_CATEGORY_WINDOW_DAYS = {
+    _category.strip(): int(_days)
+    for _category, _, _days in (
+        _pair.partition("=")
+        for _pair in env_list("RETURNS_CATEGORY_WINDOW_DAYS", ["electronics=15"])
+    )
+}
+RETURNS_NON_RETURNABLE_CATEGORIES = env_list(
+    "RETURNS_NON_RETURNABLE_CATEGORIES", ["gift_cards", "final_sale", "perishables"]
+)
+RETURNS_RETURNLESS_THRESHOLD_AMOUNT = env_str("RETURNS_RETURNLESS_THRESHOLD_AMOUNT", "5.00")
+RETURNS_STORE_CREDIT_BONUS_PERCENT = env_str("RETURNS_STORE_CREDIT_BONUS_PERCENT", "10")
+RETURNS_RESTOCKING_FEE_PERCENT = env_str("RETURNS_RESTOCKING_FEE_PERCENT", "0")
+RETURNS_CONDITION_ADJUSTMENT_PERCENT = {
+    "sellable": env_str("RETURNS_DEDUCT_SELLABLE_PERCENT", "0"),
+    "damaged": env_str("RETURNS_DEDUCT_DAMAGED_PERCENT", "50"),
+    "unsellable": env_str("RETURNS_DEDUCT_UNSELLABLE_PERCENT", "100"),
+}
+# Refunds to the original payment (PAYMENTS_API_URL above): per-call timeout and retries;
+# a refund left "in progress" this long is taken to be abandoned and retried by beat.
+PAYMENTS_API_KEY = env_str("PAYMENTS_API_KEY")
+RETURNS_PAYMENTS_TIMEOUT_SECONDS = float(env_str("RETURNS_PAYMENTS_TIMEOUT_SECONDS", "10"))
+RETURNS_PAYMENTS_RETRY_ATTEMPTS = env_int("RETURNS_PAYMENTS_RETRY_ATTEMPTS", 3)
+RETURNS_PAYMENTS_RETRY_INITIAL_SECONDS = float(
+    env_str("RETURNS_PAYMENTS_RETRY_INITIAL_SECONDS", "0.5")
+)
+RETURNS_REFUND_STALE_MINUTES = env_int("RETURNS_REFUND_STALE_MINUTES", 10)
+RETURNS_REFUND_MAX_ATTEMPTS = env_int("RETURNS_REFUND_MAX_ATTEMPTS", 10)
+# Order events webhook (/webhooks/orders/): HMAC-SHA256 shared secret and allowed clock skew.
+RETURNS_ORDER_WEBHOOK_SECRET = env_str("RETURNS_ORDER_WEBHOOK_SECRET")
+RETURNS_ORDER_WEBHOOK_TOLERANCE_SECONDS = env_int("RETURNS_ORDER_WEBHOOK_TOLERANCE_SECONDS", 300)
+# Key of the audit log's hash chain (defaults to SECRET_KEY; rotate only with a re-chain).
+RETURNS_AUDIT_KEY = env_str("RETURNS_AUDIT_KEY", SECRET_KEY)
+RETURNS_CARRIER_CLIENT = env_str("RETURNS_CARRIER_CLIENT", "returns.shipping.LocalCarrierClient")
+RETURNS_WAREHOUSE_ADDRESS = env_str(
+    "RETURNS_WAREHOUSE_ADDRESS", "Frontline Returns\n1 Dock Road\nSpringfield 00000"
+).replace("\\n", "\n")
+# Every 10 minutes: retry refunds that failed or were abandoned mid-flight.
+CELERY_BEAT_SCHEDULE["returns-retry-refunds"] = {
+    "task": "returns.retry_refunds",
+    "schedule": crontab(minute="*/10"),
+}
+
+# SECTION: analytics --------------------------------------------------------------------
+# xAPI learning record store: IRIs of Frontline's own actors/activities/extensions, the
+# largest POST batch and GET page, and how long a process trusts a cached credential
+# (a revoked credential stops working everywhere within this many seconds).
+XAPI_BASE_IRI = env_str("XAPI_BASE_IRI", "https://frontline.example").rstrip("/")
+XAPI_MAX_BATCH = env_int("XAPI_MAX_BATCH", 1000)
+XAPI_PAGE_SIZE_MAX = env_int("XAPI_PAGE_SIZE_MAX", 500)
+XAPI_CREDENTIAL_CACHE_SECONDS = env_int("XAPI_CREDENTIAL_CACHE_SECONDS", 30)
+# Key of the HMAC under which client secrets are stored (empty: SECRET_KEY).
+XAPI_CREDENTIAL_KEY = env_str("XAPI_CREDENTIAL_KEY") or SECRET_KEY
+# ETL (ETL_MODE above): the stream and consumer group, statements per flatten batch,
+# stream entries per read, idle time after which a dead consumer's entries are reclaimed,
+# and how far back each sweep looks before its last start (covers open transactions).
+ANALYTICS_ETL_STREAM = env_str("ANALYTICS_ETL_STREAM", "frontline:xapi:etl")
+ANALYTICS_ETL_STREAM_MAXLEN = env_int("ANALYTICS_ETL_STREAM_MAXLEN", 1_000_000)
+ANALYTICS_ETL_GROUP = env_str("ANALYTICS_ETL_GROUP", "etl")
+ANALYTICS_ETL_BATCH = env_int("ANALYTICS_ETL_BATCH", 1000)
+ANALYTICS_ETL_BATCH_ENTRIES = env_int("ANALYTICS_ETL_BATCH_ENTRIES", 50)
+ANALYTICS_ETL_CLAIM_IDLE_SECONDS = env_int("ANALYTICS_ETL_CLAIM_IDLE_SECONDS", 60)
+ANALYTICS_ETL_SWEEP_MARGIN_SECONDS = env_int("ANALYTICS_ETL_SWEEP_MARGIN_SECONDS", 300)
+# Every minute, in both modes: flatten whatever is not flattened yet (streaming's backstop).
+CELERY_BEAT_SCHEDULE["analytics-etl-sweep"] = {
+    "task": "analytics.etl.sweep",
+    "schedule": crontab(minute="*"),
+}
+if ETL_MODE == "streaming":
+    # Every 5 seconds: drain the ETL stream through the consumer group.
+    CELERY_BEAT_SCHEDULE["analytics-etl-consume"] = {
+        "task": "analytics.etl.consume",
+        "schedule": 5.0,
+    }

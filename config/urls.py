@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
+
 # Each domain app mounts its own routes: `<app>/api/urls.py` under /api/v1/ (paths inside
 # name the resource, e.g. "gift-cards/"), and `<app>/urls.py` at the root for non-API pages
 # (xAPI, provider webhooks, answer pages).

@@ -57,9 +57,12 @@ def _add_request_id_header(headers=None, **_kwargs) -> None:
 
 
 def _bind_task_request_id(task=None, **_kwargs) -> None:
+    # An eager task runs inside its caller's context and keeps the caller's id.
+    if getattr(task.request, "is_eager", False):
+        task._frontline_request_token = None
+        return
     # Custom message headers become attributes of task.request (Celery protocol 2).
-    # An eager task runs inside its caller and simply keeps the caller's id.
-    request_id = getattr(task.request, _CELERY_HEADER, None) or request_id_var.get()
+    request_id = getattr(task.request, _CELERY_HEADER, None)
     task._frontline_request_token = request_id_var.set(request_id or f"task-{task.request.id}")
 
 

@@ -54,6 +54,7 @@ def test_json_log_lines_carry_the_request_id(capsys):
 def test_request_id_travels_in_task_headers_and_is_bound_in_the_worker():
     class FakeRequest:
         id = "task-uuid"
+        is_eager = False
 
     class FakeTask:
         request = FakeRequest()
@@ -65,9 +66,11 @@ def test_request_id_travels_in_task_headers_and_is_bound_in_the_worker():
     request_id_var.reset(token)
     assert headers == {"request_id": "req-99"}
     # worker side: the header (an attribute of task.request) is bound for the task's logs
+    baseline = request_id_var.set(None)
     task = FakeTask()
     task.request.request_id = headers["request_id"]
     _bind_task_request_id(task=task)
     assert get_request_id() == "req-99"
     _unbind_task_request_id(task=task)
     assert get_request_id() is None
+    request_id_var.reset(baseline)
