@@ -1,7 +1,36 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html_join
+from django_fsm.admin import FSMAdminMixin
 
-from delivery.models import SinkMessage
+from delivery.errors import DeliveryError
+from delivery.models import (
+    ConsentRecord,
+    DeliveryAttempt,
+    DeliveryTask,
+    InboundRequest,
+    LearnerDeliveryState,
+    Notification,
+    SinkMessage,
+    TaskState,
+)
+from delivery.reminders import learner_resume, reminder_plan
+from delivery.services import consent_change, task_requeue
+from learners.models import Channel
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(SinkMessage)
@@ -28,3 +57,230 @@ class SinkMessageAdmin(admin.ModelAdmin):
     @admin.display(description="text")
     def text_block(self, obj):
         return format_html_join("", "<p>{}</p>", ((line,) for line in obj.text.split("\n") if line))
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = (
+        "number",
+        "channel",
+        "address",
+        "status",
+        "error_category",
+        "error_reason",
+        "error_message",
+        "provider_message_id",
+        "latency_ms",
+        "retry_count",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DeliveryTask)
+class DeliveryTaskAdmin(FSMAdminMixin, admin.ModelAdmin):
+    """Delivery tasks: state machine buttons (Requeue, Cancel) and read-only attempts."""
+
+    fsm_fields = ["state"]
+    list_display = (
+        "id",
+        "kind",
+        "learner",
+        "local_date",
+        "state",
+        "channel",
+        "retry_count",
+        "next_attempt_at",
+        "error_category",
+    )
+    list_filter = ("state", "kind", "channel", "error_category", "local_date")
+    search_fields = (
+        "learner__employee_id",
+        "learner__email",
+        "learner__last_name",
+        "provider_message_id",
+        "address",
+    )
+    date_hierarchy = "created_at"
+    list_select_related = ("learner",)
+    readonly_fields = (
+        "learner",
+        "kind",
+        "state",
+        "local_date",
+        "microlesson",
+        "parent",
+        "sequence",
+        "channel",
+        "address",
+        "channels_tried",
+        "retry_count",
+        "next_attempt_at",
+        "provider_message_id",
+        "accepted_at",
+        "delivered_at",
+        "failed_at",
+        "last_error",
+        "error_category",
+        "answer_link_used_at",
+        "render_context",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [DeliveryAttemptInline]
+    actions = ["requeue_dead_letters"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def response_change(self, request, obj):
+        # Requeue through the service (fresh retries, channels reset), not the bare transition.
+        if request.POST.get(self.fsm_post_param) == "requeue":
+            try:
+                task_requeue(task=obj, acting_user=request.user)
+                self.message_user(request, f"Task {obj.pk} requeued.", messages.SUCCESS)
+            except DeliveryError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    @admin.action(description="Requeue selected dead letters")
+    def requeue_dead_letters(self, request, queryset):
+        done = 0
+        for task in queryset.filter(state__in=[TaskState.DEAD_LETTERED, TaskState.FAILED]):
+            try:
+                task_requeue(task=task, acting_user=request.user)
+                done += 1
+            except DeliveryError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        self.message_user(request, f"Requeued {done} task(s).", messages.SUCCESS)
+
+    def get_urls(self):
+        return [
+            path(
+                "reminder-preview/",
+                self.admin_site.admin_view(self.reminder_preview_view),
+                name="delivery_deliverytask_reminder_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def reminder_preview_view(self, request):
+        """Staff preview: who the reminder job would remind or pause right now."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reminder preview",
+            "actions_planned": reminder_plan(),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/delivery/reminder_preview.html", context)
+
+
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(ReadOnlyAdmin):
+    list_display = (
+        "task",
+        "number",
+        "channel",
+        "status",
+        "error_category",
+        "error_reason",
+        "latency_ms",
+        "created_at",
+    )
+    list_filter = ("status", "channel", "error_category", "error_reason")
+    search_fields = ("provider_message_id", "address", "error_message")
+    date_hierarchy = "created_at"
+
+
+class StaffConsentForm(forms.ModelForm):
+    channel = forms.ChoiceField(choices=Channel.choices)
+
+    class Meta:
+        model = ConsentRecord
+        fields = ["learner", "channel", "action", "message"]
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(admin.ModelAdmin):
+    """The consent history. Staff record an opt-out/opt-in with "Add": it changes the
+    learner's channel flag through the service and is kept as a staff consent record."""
+
+    list_display = ("created_at", "learner", "channel", "action", "method", "message")
+    list_filter = ("channel", "action", "method")
+    search_fields = ("learner__employee_id", "learner__email", "message")
+    date_hierarchy = "created_at"
+    raw_id_fields = ("learner",)
+    form = StaffConsentForm
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        record = consent_change(
+            learner=form.cleaned_data["learner"],
+            channel=form.cleaned_data["channel"],
+            opted_out=form.cleaned_data["action"] == ConsentRecord.Action.OPT_OUT,
+            method=ConsentRecord.Method.STAFF,
+            message=form.cleaned_data.get("message", ""),
+            acting_user=request.user,
+        )
+        obj.pk = record.pk
+
+
+@admin.register(InboundRequest)
+class InboundRequestAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "provider",
+        "kind",
+        "signature_ok",
+        "outcome",
+        "status_code",
+        "learner",
+    )
+    list_filter = ("provider", "kind", "signature_ok", "outcome")
+    search_fields = ("provider_request_id", "learner__employee_id")
+    date_hierarchy = "created_at"
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "kind", "learner", "task", "job_run")
+    list_filter = ("kind",)
+    search_fields = ("learner__employee_id", "learner__email")
+    date_hierarchy = "created_at"
+
+
+@admin.register(LearnerDeliveryState)
+class LearnerDeliveryStateAdmin(admin.ModelAdmin):
+    list_display = ("learner", "paused_at", "paused_reason", "resumed_at")
+    list_filter = (("paused_at", admin.EmptyFieldListFilter),)
+    search_fields = ("learner__employee_id", "learner__email")
+    readonly_fields = ("learner", "paused_at", "paused_reason", "resumed_at", "updated_at")
+    actions = ["resume_learners"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Resume deliveries to the selected learners")
+    def resume_learners(self, request, queryset):
+        resumed = sum(
+            learner_resume(learner=state.learner, how=f"staff: {request.user}")
+            for state in queryset.select_related("learner")
+        )
+        self.message_user(request, f"Resumed {resumed} learner(s).", messages.SUCCESS)

@@ -83,3 +83,48 @@ def live_receiver():
     receiver = _Receiver()
     yield receiver
     receiver.stop()
+
+
+# --- delivery domain fixtures ---------------------------------------------------------------
+
+from tests.delivery.fakes import SLACK_TOKEN, TWILIO_SID, TWILIO_TOKEN  # noqa: E402
+
+SLACK_SIGNING_SECRET = "slack-signing-secret-for-tests"
+PUBLIC_BASE_URL = "https://frontline.example.com"
+FROM_NUMBER = "+15550001111"
+
+
+@pytest.fixture
+def live(settings, providers, smtp_sink):
+    """Every channel configured against local servers: Slack and Twilio fakes, SMTP sink."""
+    settings.SLACK_BOT_TOKEN = SLACK_TOKEN
+    settings.SLACK_API_URL = providers.slack_base_url
+    settings.SLACK_SIGNING_SECRET = SLACK_SIGNING_SECRET
+    settings.TWILIO_ACCOUNT_SID = TWILIO_SID
+    settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN
+    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
+    settings.TWILIO_API_URL = providers.url
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = smtp_sink.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_USE_TLS = False
+    settings.DELIVERY_PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    settings.DELIVERY_RATE_LIMITS = {"slack": 0, "sms": 0, "email": 0, "webhook": 0}
+    settings.DELIVERY_FALLBACK_ORDER = ["slack", "email", "sms"]
+    settings.DELIVERY_RETRY_DELAYS = [300, 900, 3600]
+    providers.smtp = smtp_sink
+    return providers
+
+
+@pytest.fixture
+def lesson():
+    from tests.lessons.factories import MicrolessonFactory, TopicFactory
+
+    return MicrolessonFactory(
+        topic=TopicFactory(slug="returns-policy"),
+        title="Returns without a receipt",
+        quiz_question="What do you check first?",
+        quiz_options=["The receipt", "The weather", "The clock", "The price tag"],
+        correct_answer=0,
+    )

@@ -1,0 +1,227 @@
+"""Provider webhooks and the email answer page. Providers authenticate by signature only."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from xml.sax.saxutils import escape
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from slack_sdk.signature import SignatureVerifier
+from twilio.request_validator import RequestValidator
+
+from delivery import inbound, services
+from delivery.errors import DeliveryError
+from delivery.models import InboundRequest
+
+logger = logging.getLogger(__name__)
+
+
+def _log(request_kind: tuple[str, str], *, signature_ok: bool, outcome: str, status: int, **kw):
+    provider, kind = request_kind
+    return InboundRequest.objects.create(
+        provider=provider,
+        kind=kind,
+        signature_ok=signature_ok,
+        outcome=outcome[:64],
+        status_code=status,
+        **kw,
+    )
+
+
+def _twiml(message: str = "") -> HttpResponse:
+    body = f"<Message>{escape(message)}</Message>" if message else ""
+    return HttpResponse(
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
+        content_type="text/xml",
+    )
+
+
+def _twilio_url(request: HttpRequest) -> str:
+    """The absolute URL Twilio called (and signed): the public base URL plus our path."""
+    base = settings.DELIVERY_PUBLIC_BASE_URL.rstrip("/")
+    return f"{base}{request.get_full_path()}" if base else request.build_absolute_uri()
+
+
+def _twilio_signed(request: HttpRequest) -> bool:
+    token = settings.TWILIO_AUTH_TOKEN
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature:
+        return False
+    return RequestValidator(token).validate(_twilio_url(request), request.POST, signature)
+
+
+@csrf_exempt
+@require_POST
+def twilio_status_callback(request: HttpRequest) -> HttpResponse:
+    kind = ("twilio", "status_callback")
+    sid = request.POST.get("MessageSid", "")
+    if not _twilio_signed(request):
+        _log(kind, signature_ok=False, outcome="bad_signature", status=403, provider_request_id=sid)
+        return HttpResponse("Forbidden", status=403)
+    status = request.POST.get("MessageStatus", "")
+    task, outcome = services.task_report_status(
+        provider_message_id=sid, status=status, error_code=request.POST.get("ErrorCode", "")
+    )
+    _log(
+        kind,
+        signature_ok=True,
+        outcome=outcome,
+        status=204,
+        provider_request_id=sid,
+        task=task,
+        learner_id=task.learner_id if task else None,
+        detail={"status": status},
+    )
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound_sms(request: HttpRequest) -> HttpResponse:
+    kind = ("twilio", "sms")
+    sid = request.POST.get("MessageSid", "")
+    if not _twilio_signed(request):
+        _log(kind, signature_ok=False, outcome="bad_signature", status=403, provider_request_id=sid)
+        return HttpResponse("Forbidden", status=403)
+    # Twilio retries a webhook it thinks failed: the same MessageSid is handled once.
+    if (
+        sid
+        and InboundRequest.objects.filter(
+            provider="twilio", kind="sms", provider_request_id=sid, signature_ok=True
+        ).exists()
+    ):
+        _log(kind, signature_ok=True, outcome="duplicate", status=200, provider_request_id=sid)
+        return _twiml()
+    result = inbound.sms_inbound(
+        from_number=request.POST.get("From", ""), body=request.POST.get("Body", "")
+    )
+    _log(
+        kind,
+        signature_ok=True,
+        outcome=result.outcome,
+        status=200,
+        provider_request_id=sid,
+        learner=result.learner,
+        task=result.task,
+    )
+    return _twiml(result.reply)
+
+
+def _slack_verified(request: HttpRequest) -> tuple[bool, str]:
+    secret = settings.SLACK_SIGNING_SECRET
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    signature = request.headers.get("X-Slack-Signature", "")
+    if not secret or not timestamp or not signature:
+        return False, "unsigned"
+    if not timestamp.isdigit():
+        return False, "bad_signature"
+    verifier = SignatureVerifier(secret)
+    body = request.body
+    if not verifier.is_valid_request(body, dict(request.headers)):
+        expected = verifier.generate_signature(timestamp=timestamp, body=body)
+        # Tell a stale (but genuine) request from a forged one in the log.
+        if expected and hmac.compare_digest(expected, signature):
+            return False, "stale"
+        return False, "bad_signature"
+    # A signed request seen before is a replay; remember each for the timestamp window.
+    key = "delivery:slack:seen:" + hashlib.sha256(signature.encode()).hexdigest()
+    if not cache.add(key, 1, timeout=settings.DELIVERY_SLACK_MAX_AGE_SECONDS * 2):
+        return False, "replayed"
+    return True, "ok"
+
+
+@csrf_exempt
+@require_POST
+def slack_interactivity(request: HttpRequest) -> HttpResponse:
+    kind = ("slack", "interactivity")
+    ok, why = _slack_verified(request)
+    if not ok:
+        _log(kind, signature_ok=False, outcome=why, status=403)
+        return HttpResponse("Forbidden", status=403)
+    try:
+        payload = json.loads(request.POST.get("payload", ""))
+    except (TypeError, ValueError):
+        _log(kind, signature_ok=True, outcome="malformed", status=400)
+        return JsonResponse({"error": "payload must be JSON"}, status=400)
+    result = inbound.slack_answer(payload=payload if isinstance(payload, dict) else {})
+    status = 200 if result.outcome == "answered" else 400 if result.outcome == "malformed" else 200
+    _log(
+        kind,
+        signature_ok=True,
+        outcome=result.outcome,
+        status=status,
+        learner=result.learner,
+        task=result.task,
+    )
+    if status == 400:
+        return JsonResponse({"error": "unrecognised action"}, status=400)
+    return HttpResponse(status=200)
+
+
+@require_http_methods(["GET", "POST"])
+def answer_page(request: HttpRequest, token: str) -> HttpResponse:
+    kind = ("email", "answer_page")
+    try:
+        task = inbound.answer_page_task(token=token)
+    except DeliveryError as exc:
+        _log(
+            kind,
+            signature_ok=exc.code != "answer_link_invalid",
+            outcome=exc.code,
+            status=exc.status_code,
+        )
+        return render(
+            request, "delivery/answer_refused.html", {"error": exc}, status=exc.status_code
+        )
+    options = list(task.microlesson.quiz_options)
+    context = {"task": task, "lesson": task.microlesson, "options": list(enumerate(options))}
+    if request.method == "GET":
+        _log(
+            kind,
+            signature_ok=True,
+            outcome="opened",
+            status=200,
+            task=task,
+            learner_id=task.learner_id,
+        )
+        return render(request, "delivery/answer.html", context)
+    try:
+        answer = int(request.POST.get("answer", ""))
+        if not 0 <= answer < len(options):
+            raise ValueError
+    except ValueError:
+        context["error"] = "Choose one of the answers."
+        return render(request, "delivery/answer.html", context, status=400)
+    try:
+        task, outcome = inbound.answer_page_submit(token=token, answer=answer)
+    except DeliveryError as exc:
+        _log(kind, signature_ok=True, outcome=exc.code, status=exc.status_code, task=task)
+        return render(
+            request, "delivery/answer_refused.html", {"error": exc}, status=exc.status_code
+        )
+    except ValidationError:
+        context["error"] = "Choose one of the answers."
+        return render(request, "delivery/answer.html", context, status=400)
+    _log(
+        kind,
+        signature_ok=True,
+        outcome="answered",
+        status=200,
+        task=task,
+        learner_id=task.learner_id,
+    )
+    context.update(
+        outcome=outcome,
+        chosen=options[answer],
+        verdict=inbound.outcome_text(outcome, options),
+    )
+    return render(request, "delivery/answer_done.html", context)
