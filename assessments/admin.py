@@ -1,0 +1,40 @@
+from django.contrib import admin
+
+from assessments.models import AssessmentResult, ReviewItem
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Answers and reviews are written by submit_answer only; staff read them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AssessmentResult)
+class AssessmentResultAdmin(ReadOnlyAdmin):
+    list_display = [
+        "attempted_at",
+        "learner",
+        "microlesson",
+        "user_answer",
+        "is_correct",
+        "counted",
+        "is_review",
+        "channel",
+        "time_taken_seconds",
+    ]
+    list_filter = ["is_correct", "counted", "is_review", "channel", "microlesson__topic"]
+    search_fields = ["learner__employee_id", "learner__email", "microlesson__title"]
+    list_select_related = ["learner", "microlesson"]
+    date_hierarchy = "attempted_at"
+
+
+@admin.register(ReviewItem)
+class ReviewItemAdmin(ReadOnlyAdmin):
+    list_display = ["learner", "microlesson", "box", "due_at", "last_answered_at", "retired_at"]
+    list_filter = ["box", ("retired_at", admin.EmptyFieldListFilter)]
+    search_fields = ["learner__employee_id", "microlesson__title"]
+    list_select_related = ["learner", "microlesson"]

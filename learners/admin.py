@@ -1,0 +1,94 @@
+"""
+Learner and cohort admin. The learning-path inline and the enrol actions are added by
+lessons/admin.py (learners must not import lessons), which re-registers `LearnerAdmin`.
+"""
+
+from django.contrib import admin, messages
+
+from learners import services
+from learners.errors import ChannelUnavailableError
+from learners.models import Channel, Cohort, Learner
+
+
+@admin.register(Cohort)
+class CohortAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+
+
+def _change_channel_action(channel: str):
+    def action(modeladmin, request, queryset):
+        changed, refused = 0, []
+        for learner in queryset:
+            try:
+                services.learner_change_channel(
+                    learner=learner, channel=channel, acting_user=request.user
+                )
+                changed += 1
+            except ChannelUnavailableError as exc:
+                refused.append(f"{learner.employee_id}: {exc.message}")
+        modeladmin.message_user(request, f"{changed} learner(s) now prefer {channel}.")
+        if refused:
+            modeladmin.message_user(
+                request, "Not changed — " + "; ".join(refused[:20]), level=messages.WARNING
+            )
+
+    action.__name__ = f"change_channel_to_{channel}"
+    action.short_description = f"Change preferred channel to {Channel(channel).label}"
+    return action
+
+
+class LearnerAdmin(admin.ModelAdmin):
+    list_display = [
+        "employee_id",
+        "full_name",
+        "email",
+        "role",
+        "preferred_channel",
+        "store",
+        "region",
+        "team",
+        "onboarding_completed",
+    ]
+    list_filter = [
+        "role",
+        "preferred_channel",
+        "onboarding_completed",
+        "knowledge_level",
+        "store",
+        "region",
+        "team",
+        "sms_opted_out",
+    ]
+    search_fields = ["employee_id", "email", "first_name", "last_name", "slack_user_id", "phone"]
+    list_select_related = ["store", "region", "team"]
+    raw_id_fields = ["manager", "user"]
+    readonly_fields = ["created_at", "updated_at"]
+    actions = [_change_channel_action(channel) for channel in Channel.values]
+    fieldsets = [
+        (None, {"fields": ["employee_id", "first_name", "last_name", "role", "knowledge_level"]}),
+        (
+            "Contact and delivery",
+            {
+                "fields": [
+                    "email",
+                    "phone",
+                    "slack_user_id",
+                    "preferred_channel",
+                    "time_zone",
+                    "preferred_send_time",
+                    ("quiet_hours_start", "quiet_hours_end"),
+                    ("slack_opted_out", "sms_opted_out", "email_opted_out"),
+                ]
+            },
+        ),
+        (
+            "Organisation",
+            {"fields": ["manager", "store", "region", "team", "onboarding_completed", "user"]},
+        ),
+        ("Other", {"fields": ["metadata", "created_at", "updated_at"]}),
+    ]
+
+
+admin.site.register(Learner, LearnerAdmin)

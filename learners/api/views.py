@@ -1,0 +1,86 @@
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from learners import selectors, services
+from learners.api.permissions import HasLearnerProfile, StaffModelPermissions
+from learners.api.serializers import CohortSerializer, LearnerSerializer, MeSerializer
+from learners.models import Cohort, Learner
+
+
+class LearnerFilter(django_filters.FilterSet):
+    class Meta:
+        model = Learner
+        fields = [
+            "role",
+            "preferred_channel",
+            "knowledge_level",
+            "onboarding_completed",
+            "store",
+            "region",
+            "team",
+            "manager",
+            "sms_opted_out",
+        ]
+
+
+class LearnerViewSet(viewsets.ModelViewSet):
+    """Staff CRUD on learners; writes go through learners.services."""
+
+    serializer_class = LearnerSerializer
+    permission_classes = [StaffModelPermissions]
+    filterset_class = LearnerFilter
+    search_fields = ["employee_id", "email", "first_name", "last_name", "slack_user_id"]
+    ordering_fields = ["employee_id", "last_name", "created_at"]
+    lookup_value_regex = r"\d+"  # keeps learners/register/ free for registration
+
+    def get_queryset(self):
+        return selectors.learner_list()
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.learner_create(**data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.learner_update(
+            learner=serializer.instance,
+            data=dict(serializer.validated_data),
+            acting_user=self.request.user,
+        )
+
+
+class CohortViewSet(viewsets.ModelViewSet):
+    queryset = Cohort.objects.all()
+    serializer_class = CohortSerializer
+    permission_classes = [StaffModelPermissions]
+    filterset_fields = ["kind"]
+    search_fields = ["name"]
+
+
+class MeApi(APIView):
+    """The caller's own learner profile (seed 000 §7.2 show); PATCH the self-service fields."""
+
+    permission_classes = [HasLearnerProfile]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        learner = selectors.learner_for_user(user=request.user)
+        return Response(MeSerializer(learner).data)
+
+    @extend_schema(request=MeSerializer, responses=MeSerializer)
+    def patch(self, request):
+        learner = selectors.learner_for_user(user=request.user)
+        serializer = MeSerializer(learner, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = {
+            k: v for k, v in serializer.validated_data.items() if k in services.SELF_SERVICE_FIELDS
+        }
+        learner = services.learner_update(learner=learner, data=data, acting_user=request.user)
+        return Response(MeSerializer(learner).data)
+
+
+@extend_schema(exclude=True)
+class MeNoSlashApi(MeApi):
+    """`/api/v1/me` as seed 000 §7.2 writes it; the documented path is `/api/v1/me/`."""

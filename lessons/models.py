@@ -1,0 +1,331 @@
+"""
+Lessons: topics, microlessons (authored or generated), path templates, each learner's
+learning paths (lifecycle in django-fsm) and the lessons a learner has completed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.text import slugify
+from django_fsm import FSMField, transition
+
+
+class Difficulty(models.TextChoices):
+    BEGINNER = "beginner", "Beginner"
+    INTERMEDIATE = "intermediate", "Intermediate"
+    ADVANCED = "advanced", "Advanced"
+
+
+MIN_OPTIONS, MAX_OPTIONS = 2, 4
+
+
+def validate_string_list(value, *, field: str, allow_empty: bool = True) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValidationError({field: "Must be a list of non-empty strings."})
+    if not allow_empty and not value:
+        raise ValidationError({field: "Must not be empty."})
+
+
+def validate_quiz(*, options, correct_answer) -> None:
+    """2-4 non-empty options and a 0-based correct index that points at one of them."""
+    if not isinstance(options, list) or not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
+        raise ValidationError(
+            {"quiz_options": f"Give between {MIN_OPTIONS} and {MAX_OPTIONS} options."}
+        )
+    if not all(isinstance(o, str) and o.strip() for o in options):
+        raise ValidationError({"quiz_options": "Every option must be non-empty text."})
+    if len({o.strip().lower() for o in options}) != len(options):
+        raise ValidationError({"quiz_options": "Options must be distinct."})
+    if (
+        isinstance(correct_answer, bool)
+        or not isinstance(correct_answer, int)
+        or not 0 <= correct_answer < len(options)
+    ):
+        raise ValidationError(
+            {"correct_answer": f"Must be an option index from 0 to {len(options) - 1}."}
+        )
+
+
+class Topic(models.Model):
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        validate_string_list(self.tags, field="tags")
+
+
+class Microlesson(models.Model):
+    """One bite-sized lesson with a single multiple-choice question (seed 000 §2.3)."""
+
+    class Source(models.TextChoices):
+        AUTHORED = "authored", "Authored"
+        GENERATED = "generated", "Generated"
+
+    key = models.SlugField(
+        max_length=120,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Stable key of an authored lesson; imports update by key.",
+    )
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="lessons")
+    title = models.CharField(max_length=200)
+    difficulty = models.CharField(
+        max_length=16, choices=Difficulty.choices, default=Difficulty.BEGINNER
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.AUTHORED)
+    content = models.TextField()
+    key_points = models.JSONField(default=list, blank=True)
+    scenario = models.TextField(blank=True)
+    quiz_question = models.TextField()
+    quiz_options = models.JSONField(default=list)
+    correct_answer = models.PositiveSmallIntegerField(
+        validators=[MaxValueValidator(MAX_OPTIONS - 1)]
+    )
+    explanation = models.TextField(blank=True)
+    generated_for = models.ForeignKey(
+        "learners.Learner",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The learner a generated lesson was written for (private to them).",
+    )
+    generator_metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["topic__title", "difficulty", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(correct_answer__lt=MAX_OPTIONS),
+                name="lessons_microlesson_correct_answer_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(difficulty__in=Difficulty.values),
+                name="lessons_microlesson_difficulty_valid",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(source="authored", key__isnull=False)
+                    | models.Q(source="generated", generated_for__isnull=False)
+                ),
+                name="lessons_microlesson_source_consistent",
+            ),
+        ]
+        indexes = [models.Index(fields=["topic", "difficulty"], name="lessons_topic_diff_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        validate_quiz(options=self.quiz_options, correct_answer=self.correct_answer)
+        validate_string_list(self.key_points, field="key_points")
+        if self.source == self.Source.AUTHORED and not self.key:
+            self.key = slugify(self.title)[:120] or None
+        if self.source == self.Source.GENERATED and self.generated_for_id is None:
+            raise ValidationError({"generated_for": "A generated lesson belongs to a learner."})
+
+    def is_correct(self, answer: int) -> bool:
+        return answer == self.correct_answer
+
+
+class PathTemplate(models.Model):
+    """A named, ordered list of topics learners are enrolled in (e.g. "onboarding")."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    difficulty = models.CharField(
+        max_length=16, choices=Difficulty.choices, default=Difficulty.BEGINNER
+    )
+    topics = models.JSONField(default=list, help_text="Ordered topic slugs.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        validate_string_list(self.topics, field="topics", allow_empty=False)
+        known = set(Topic.objects.filter(slug__in=self.topics).values_list("slug", flat=True))
+        unknown = [slug for slug in self.topics if slug not in known]
+        if unknown:
+            raise ValidationError({"topics": f"Unknown topics: {', '.join(unknown)}."})
+
+
+class LearningPath(models.Model):
+    """A learner's way through an ordered list of topics (seed 000 §2.2).
+
+    `current_position` is the index of the topic the learner is on; a correct answer to a
+    lesson of that topic moves it on. The transitions below only change state and stamps:
+    lessons.services locks the row, calls them and saves.
+    """
+
+    class Status(models.TextChoices):
+        NOT_STARTED = "not_started", "Not started"
+        IN_PROGRESS = "in_progress", "In progress"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+
+    learner = models.ForeignKey(
+        "learners.Learner", on_delete=models.CASCADE, related_name="learning_paths"
+    )
+    template = models.ForeignKey(
+        PathTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="paths"
+    )
+    name = models.CharField(max_length=200)
+    status = FSMField(default=Status.NOT_STARTED, choices=Status.choices, protected=True)
+    difficulty = models.CharField(
+        max_length=16, choices=Difficulty.choices, default=Difficulty.BEGINNER
+    )
+    topics = models.JSONField(default=list, help_text="Ordered topic slugs, copied at enrolment.")
+    current_position = models.PositiveIntegerField(default=0)
+    completion_percentage = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "template"],
+                condition=models.Q(template__isnull=False),
+                name="lessons_path_one_enrolment_per_template",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(completion_percentage__gte=0, completion_percentage__lte=100),
+                name="lessons_path_percentage_range",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="completed") | models.Q(completed_at__isnull=False),
+                name="lessons_path_completed_has_timestamp",
+            ),
+        ]
+        indexes = [models.Index(fields=["learner", "status"], name="lessons_path_learner_st_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} — {self.learner_id}"
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        # A protected FSMField refuses any assignment once loaded, including Django's own
+        # reload; dropping the cached value lets the reload set it like a fresh instance.
+        if fields is None or "status" in fields:
+            self.__dict__.pop("status", None)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+
+    # --- reads ----------------------------------------------------------------------
+
+    @property
+    def total_topics(self) -> int:
+        return len(self.topics)
+
+    @property
+    def current_topic_slug(self) -> str | None:
+        if self.current_position < len(self.topics):
+            return self.topics[self.current_position]
+        return None
+
+    def all_topics_done(self) -> bool:
+        return self.current_position >= len(self.topics)
+
+    def recompute_percentage(self) -> None:
+        if not self.topics:
+            self.completion_percentage = Decimal("0")
+            return
+        done = min(self.current_position, len(self.topics))
+        self.completion_percentage = (Decimal(done) * 100 / len(self.topics)).quantize(
+            Decimal("0.01")
+        )
+
+    # --- transitions (state and stamps only; services save) --------------------------
+
+    @transition(
+        field=status,
+        source=Status.NOT_STARTED,
+        target=Status.IN_PROGRESS,
+        custom={"label": "Start"},
+    )
+    def start(self) -> None:
+        self.started_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=Status.IN_PROGRESS,
+        target=Status.PAUSED,
+        custom={"label": "Pause"},
+    )
+    def pause(self) -> None:
+        self.paused_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=Status.PAUSED,
+        target=Status.IN_PROGRESS,
+        custom={"label": "Resume"},
+    )
+    def resume(self) -> None:
+        self.paused_at = None
+
+    @transition(
+        field=status,
+        source=[Status.IN_PROGRESS, Status.PAUSED],
+        target=Status.COMPLETED,
+        conditions=[all_topics_done],
+        # Completion comes from answers (lessons.services.lesson_complete, which also emits
+        # path.completed); no admin button that would skip the event.
+        custom={"label": "Complete", "admin": False},
+    )
+    def complete(self) -> None:
+        self.completed_at = timezone.now()
+        self.paused_at = None
+        self.current_position = len(self.topics)
+        self.completion_percentage = Decimal("100")
+
+
+class LessonCompletion(models.Model):
+    """A learner finished a lesson (answered it correctly). One row per learner and lesson."""
+
+    learner = models.ForeignKey("learners.Learner", on_delete=models.CASCADE, related_name="+")
+    microlesson = models.ForeignKey(
+        Microlesson, on_delete=models.CASCADE, related_name="completions"
+    )
+    completed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-completed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "microlesson"], name="lessons_completion_once_per_learner"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} completed {self.microlesson_id}"

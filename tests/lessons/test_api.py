@@ -1,0 +1,212 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from learners.models import Learner
+from lessons.models import LearningPath
+from lessons.services import learning_path_enrol
+from tests.learners.factories import LearnerFactory
+from tests.lessons.factories import MicrolessonFactory
+
+pytestmark = pytest.mark.django_db
+
+REGISTER = "/api/v1/learners/register/"
+SIGNUP = {
+    "employee_id": "EMP123",
+    "email": "john.doe@frontline.test",
+    "first_name": "John",
+    "last_name": "Doe",
+    "role": "sales_associate",
+    "preferred_channel": "email",
+    "password": "a-Long-pass-phrase-9",
+}
+
+
+# --- registration -------------------------------------------------------------------------
+
+
+def test_registration_creates_learner_account_and_onboarding_path(api_client, bank):
+    response = api_client.post(REGISTER, SIGNUP, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["employee_id"] == "EMP123"
+    assert body["learning_path"]["template"] == "onboarding"
+    assert body["learning_path"]["status"] == "not_started"
+    assert "password" not in body
+    # the new account can get a JWT and see itself
+    token = api_client.post(
+        "/api/v1/auth/token/", {"username": "EMP123", "password": SIGNUP["password"]}
+    ).json()["access"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api_client.get("/api/v1/me/").json()["email"] == "john.doe@frontline.test"
+
+
+def test_registration_answers_every_invalid_field_with_400(api_client, bank):
+    response = api_client.post(
+        REGISTER,
+        {**SIGNUP, "email": "bad", "role": "x", "phone": "1", "first_name": ""},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert {"first_name"} <= set(response.json()["errors"])
+    response = api_client.post(
+        REGISTER, {**SIGNUP, "email": "bad", "role": "x", "phone": "1"}, format="json"
+    )
+    assert response.status_code == 400
+    assert {"email", "role", "phone"} <= set(response.json()["errors"])
+    assert not Learner.objects.exists() and not get_user_model().objects.exists()
+
+
+def test_duplicate_registration_is_400(api_client, bank):
+    assert api_client.post(REGISTER, SIGNUP, format="json").status_code == 201
+    again = api_client.post(REGISTER, {**SIGNUP, "employee_id": "EMP124"}, format="json")
+    assert again.status_code == 400 and "email" in again.json()["errors"]
+    assert Learner.objects.count() == 1
+
+
+def test_registration_without_an_onboarding_template_is_503_and_creates_nothing(api_client, db):
+    response = api_client.post(REGISTER, SIGNUP, format="json")
+    assert response.status_code == 503
+    assert response.json()["code"] == "onboarding_not_configured"
+    assert not Learner.objects.exists() and not get_user_model().objects.exists()
+
+
+def test_registration_is_throttled(api_client, bank, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "registration": "2/hour",
+        },
+    }
+    codes = [
+        api_client.post(REGISTER, {**SIGNUP, "employee_id": "X"}, format="json").status_code
+        for _ in range(3)
+    ]
+    assert codes == [201, 400, 429]  # created, duplicate, throttled
+
+
+# --- staff --------------------------------------------------------------------------------
+
+
+def test_staff_lesson_api_needs_permissions_and_validates_the_quiz(
+    api_client, staff_user, grant, bank
+):
+    api_client.force_authenticate(staff_user)
+    assert api_client.get("/api/v1/lessons/").status_code == 403
+    api_client.force_authenticate(grant(staff_user, "lessons.add_microlesson"))
+    lesson = {
+        "key": "new-lesson",
+        "topic": "returns-policy",
+        "title": "New",
+        "difficulty": "beginner",
+        "content": "c",
+        "key_points": ["k"],
+        "quiz_question": "q?",
+        "quiz_options": ["a", "b"],
+        "correct_answer": 2,
+    }
+    bad = api_client.post("/api/v1/lessons/", lesson, format="json")
+    assert bad.status_code == 400 and "correct_answer" in bad.json()["errors"]
+    bad = api_client.post(
+        "/api/v1/lessons/", {**lesson, "quiz_options": ["a"], "correct_answer": 0}, format="json"
+    )
+    assert bad.status_code == 400 and "quiz_options" in bad.json()["errors"]
+    ok = api_client.post("/api/v1/lessons/", {**lesson, "correct_answer": 1}, format="json")
+    assert ok.status_code == 201, ok.json()
+
+
+def test_staff_topics_and_templates(api_client, staff_user, grant, bank):
+    api_client.force_authenticate(
+        grant(staff_user, "lessons.view_topic", "lessons.add_pathtemplate")
+    )
+    assert api_client.get("/api/v1/topics/").json()["count"] == 2
+    bad = api_client.post(
+        "/api/v1/path-templates/",
+        {"slug": "x", "title": "X", "topics": ["no-such-topic"]},
+        format="json",
+    )
+    assert bad.status_code == 400 and "topics" in bad.json()["errors"]
+
+
+def test_staff_enrol_and_transition_paths(api_client, staff_user, grant, bank):
+    learner = LearnerFactory()
+    api_client.force_authenticate(
+        grant(staff_user, "lessons.add_learningpath", "lessons.view_learningpath")
+    )
+    created = api_client.post(
+        "/api/v1/learning-paths/", {"learner": learner.pk, "template": "onboarding"}, format="json"
+    )
+    assert created.status_code == 201
+    again = api_client.post(
+        "/api/v1/learning-paths/", {"learner": learner.pk, "template": "onboarding"}, format="json"
+    )
+    assert again.status_code == 409 and again.json()["code"] == "already_enrolled"
+    url = f"/api/v1/learning-paths/{created.json()['id']}/transition/"
+    assert api_client.post(url, {"transition": "start"}, format="json").status_code == 403
+    api_client.force_authenticate(grant(staff_user, "lessons.change_learningpath"))
+    assert api_client.post(url, {"transition": "start"}, format="json").json()["status"] == (
+        "in_progress"
+    )
+    refused = api_client.post(url, {"transition": "complete"}, format="json")
+    assert refused.status_code == 409
+    assert refused.json()["message"] == "Cannot complete a path with 2 topic(s) left."
+
+
+# --- self-service -------------------------------------------------------------------------
+
+
+def test_my_paths_show_only_mine_and_another_learners_path_is_404(learner_client, bank):
+    mine = learning_path_enrol(learner=learner_client.learner, template=bank["onboarding"])
+    theirs = learning_path_enrol(learner=LearnerFactory(), template=bank["onboarding"])
+    listed = learner_client.get("/api/v1/me/paths/").json()
+    assert [p["id"] for p in listed] == [mine.pk]
+    assert learner_client.get(f"/api/v1/me/paths/{mine.pk}/").status_code == 200
+    assert learner_client.get(f"/api/v1/me/paths/{theirs.pk}/").status_code == 404
+    assert learner_client.post(f"/api/v1/me/paths/{theirs.pk}/start/").status_code == 404
+
+
+def test_a_learner_can_start_and_pause_but_not_complete_their_path(learner_client, bank):
+    mine = learning_path_enrol(learner=learner_client.learner, template=bank["onboarding"])
+    assert learner_client.post(f"/api/v1/me/paths/{mine.pk}/start/").json()["status"] == (
+        "in_progress"
+    )
+    assert learner_client.post(f"/api/v1/me/paths/{mine.pk}/pause/").json()["status"] == "paused"
+    assert learner_client.post(f"/api/v1/me/paths/{mine.pk}/pause/").status_code == 409
+    assert learner_client.post(f"/api/v1/me/paths/{mine.pk}/complete/").status_code == 400
+    assert LearningPath.objects.get(pk=mine.pk).status == "paused"
+
+
+def test_my_lessons_hide_the_answer_and_another_learners_generated_lesson_is_404(
+    learner_client, bank
+):
+    learning_path_enrol(learner=learner_client.learner, template=bank["onboarding"])
+    other = LearnerFactory()
+    theirs = MicrolessonFactory(
+        key=None, source="generated", generated_for=other, topic=bank["topics"]["returns"]
+    )
+    listed = learner_client.get("/api/v1/me/lessons/").json()
+    assert {lesson["id"] for lesson in listed} == {each.pk for each in bank["lessons"].values()}
+    assert "correct_answer" not in listed[0] and "explanation" not in listed[0]
+    assert learner_client.get(f"/api/v1/me/lessons/{theirs.pk}/").status_code == 404
+
+
+def test_self_service_needs_authentication(api_client, bank):
+    for url in ["/api/v1/me/paths/", "/api/v1/me/lessons/", "/api/v1/me/paths/1/"]:
+        assert api_client.get(url).status_code == 401
+
+
+def test_registration_accepts_the_seed_nested_learner_body(api_client, bank):
+    body = {"learner": {k: v for k, v in SIGNUP.items() if k != "password"}}
+    response = api_client.post(REGISTER, body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["learning_path"]["name"] == "New associate onboarding"
+
+
+def test_registration_validates_choices_in_the_serializer(api_client, bank):
+    response = api_client.post(
+        REGISTER,
+        {**SIGNUP, "preferred_channel": "fax", "knowledge_level": "guru", "time_zone": "Mars/X"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert {"preferred_channel", "knowledge_level", "time_zone"} <= set(response.json()["errors"])
