@@ -1,0 +1,342 @@
+"""
+Writes of the learning record store.
+
+`statements_store()` is the one way statements get in (the xAPI API, `record_statement()`
+for Frontline's own events, the outbox handlers): validate everything first, then one
+transaction with a single multi-row INSERT … ON CONFLICT DO NOTHING RETURNING id. Ids that
+did not insert already exist: identical content is accepted, different content raises 409
+and rolls the whole batch back. The caller's 200/204 follows the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from analytics import documents
+from analytics.errors import StatementConflictError, StatementInvalidError
+from analytics.models import Statement, StatementFlat, XapiCredential
+from analytics.validation import VOIDED_VERB, parse_timestamp, validate_statement
+
+STORE_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    id: uuid.UUID
+    data: dict[str, Any]
+    timestamp: datetime
+    actor_key: str
+    verb_id: str
+    object_type: str
+    object_id: str
+    registration: str | None
+    refs: dict[str, list[str]]
+    voids_id: uuid.UUID | None
+    timestamp_authored: bool
+
+
+def system_authority() -> dict[str, Any]:
+    """The authority of statements Frontline records about itself."""
+    return {
+        "objectType": "Agent",
+        "name": "Frontline",
+        "account": {"homePage": settings.XAPI_BASE_IRI, "name": "frontline"},
+    }
+
+
+def credential_authority(credential: XapiCredential) -> dict[str, Any]:
+    return {
+        "objectType": "Agent",
+        "name": credential.name,
+        "account": {"homePage": f"{settings.XAPI_BASE_IRI}/xapi/clients", "name": credential.key},
+    }
+
+
+def _prepare(
+    raw: Any, *, index: int | None, stored: datetime, authority: dict[str, Any]
+) -> _Prepared:
+    path = "statement" if index is None else f"statements[{index}]"
+    validate_statement(raw, path)
+    data = dict(raw)
+    timestamp_authored = "timestamp" in data
+    data["id"] = str(uuid.UUID(data["id"])) if "id" in data else str(uuid.uuid4())
+    documents.normalize_context_activities(data)
+    data["stored"] = stored.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    data.setdefault("timestamp", data["stored"])
+    data["authority"] = authority
+    data.setdefault("version", STORE_VERSION)
+    object_type, object_id = documents.object_reference(data["object"])
+    registration = data.get("context", {}).get("registration")
+    verb_id = data["verb"]["id"]
+    return _Prepared(
+        id=uuid.UUID(data["id"]),
+        data=data,
+        timestamp=parse_timestamp(data["timestamp"], f"{path}.timestamp"),
+        actor_key=documents.agent_key(data["actor"]),
+        verb_id=verb_id,
+        object_type=object_type,
+        object_id=object_id,
+        registration=registration.lower() if registration else None,
+        refs=documents.statement_refs(data),
+        voids_id=uuid.UUID(object_id) if verb_id == VOIDED_VERB else None,
+        timestamp_authored=timestamp_authored,
+    )
+
+
+def _insert(
+    rows: list[_Prepared],
+    *,
+    stored: datetime,
+    credential_id: int | None,
+    skip_existing: bool = True,
+) -> set:
+    """
+    Insert what is new; return the ids that were inserted (others already existed).
+    With skip_existing=False an existing id fails the whole statement (IntegrityError).
+    """
+    if connection.vendor != "postgresql":
+        existing = set(
+            Statement.objects.filter(pk__in=[r.id for r in rows]).values_list("pk", flat=True)
+        )
+        Statement.objects.bulk_create(
+            [
+                _model(row, stored=stored, credential_id=credential_id)
+                for row in rows
+                if row.id not in existing
+            ],
+            ignore_conflicts=True,
+        )
+        return {row.id for row in rows} - existing
+    # One statement and one parameter whatever the batch size: the rows travel as a JSON
+    # array unpacked by jsonb_to_recordset (hundreds of bind parameters cost more to send
+    # than the insert itself), and `voided` is true for a statement whose voiding
+    # statement arrived first.
+    payload = json.dumps(
+        [
+            {
+                "id": str(row.id),
+                "data": row.data,
+                "timestamp": row.timestamp.isoformat(),
+                "actor_key": row.actor_key,
+                "verb_id": row.verb_id,
+                "object_type": row.object_type,
+                "object_id": row.object_id,
+                "registration": row.registration,
+                "refs": row.refs,
+                "voids_id": str(row.voids_id) if row.voids_id else None,
+            }
+            for row in rows
+        ],
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+    table = Statement._meta.db_table
+    # Only the table name and a fixed clause are formatted in; values are bound.
+    sql = f"""
+        INSERT INTO {table} (id, data, stored, timestamp, actor_key, verb_id, object_type,
+                             object_id, registration, refs, voids_id, voided, credential_id)
+        SELECT v.id, v.data, %s, v.timestamp, v.actor_key, v.verb_id, v.object_type,
+               v.object_id, v.registration, v.refs, v.voids_id,
+               EXISTS (SELECT 1 FROM {table} s WHERE s.voids_id = v.id),
+               %s::bigint
+        FROM jsonb_to_recordset(%s::jsonb) AS v(id uuid, data jsonb, timestamp timestamptz,
+             actor_key text, verb_id text, object_type text, object_id text,
+             registration uuid, refs jsonb, voids_id uuid)
+        {"ON CONFLICT (id) DO NOTHING" if skip_existing else ""}
+        RETURNING id
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [stored, credential_id, payload])
+        return {uuid.UUID(str(r[0])) for r in cursor.fetchall()}
+
+
+def _model(row: _Prepared, *, stored: datetime, credential_id: int | None) -> Statement:
+    return Statement(
+        id=row.id,
+        data=row.data,
+        stored=stored,
+        timestamp=row.timestamp,
+        actor_key=row.actor_key,
+        verb_id=row.verb_id,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        registration=row.registration,
+        refs=row.refs,
+        voids_id=row.voids_id,
+        voided=Statement.objects.filter(voids_id=row.id).exists(),
+        credential_id=credential_id,
+    )
+
+
+def _apply_voiding(rows: list[_Prepared], inserted: set) -> None:
+    """Mark the targets of new voiding statements voided; refuse to void a voiding statement."""
+    voiding = [row for row in rows if row.voids_id and row.id in inserted]
+    if not voiding:
+        return
+    targets = {row.voids_id for row in voiding}
+    batch_verbs = {row.id: row.verb_id for row in rows}
+    stored_verbs = dict(Statement.objects.filter(pk__in=targets).values_list("pk", "verb_id"))
+    for row in voiding:
+        if VOIDED_VERB in (batch_verbs.get(row.voids_id), stored_verbs.get(row.voids_id)):
+            raise StatementInvalidError(
+                f"statement {row.id} voids {row.voids_id}, itself a voiding statement; "
+                "a voiding statement cannot be voided",
+                path="object.id",
+            )
+    Statement.objects.filter(pk__in=targets, voided=False).update(voided=True)
+    StatementFlat.objects.filter(statement_id__in=targets, voided=False).update(voided=True)
+
+
+def statements_store(
+    *,
+    statements: Sequence[Any],
+    authority: dict[str, Any] | None = None,
+    credential: XapiCredential | None = None,
+    single: bool = False,
+) -> list[uuid.UUID]:
+    """
+    Validate and store a batch of statements, all or none; return their ids in order.
+
+    The authority is the credential's (or Frontline's own), whatever the client sent.
+    """
+    if not statements:
+        raise StatementInvalidError("statements: the array is empty", path="statements")
+    if len(statements) > settings.XAPI_MAX_BATCH:
+        raise StatementInvalidError(
+            f"statements: at most {settings.XAPI_MAX_BATCH} per request", path="statements"
+        )
+    stored = timezone.now()
+    if authority is None:
+        authority = credential_authority(credential) if credential else system_authority()
+    rows = [
+        _prepare(raw, index=None if single else i, stored=stored, authority=authority)
+        for i, raw in enumerate(statements)
+    ]
+    ids = [row.id for row in rows]
+    if len(set(ids)) != len(ids):
+        raise StatementInvalidError("statements: the batch repeats a statement id", path="id")
+    credential_id = credential.pk if credential else None
+    if (
+        connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and not any(row.voids_id for row in rows)
+    ):
+        # Fast path: one INSERT in autocommit is atomic and durable on its own, and saves the
+        # BEGIN/COMMIT round trips. Any id already stored fails it whole, with nothing
+        # written; the transactional path below then sorts repeats from conflicts.
+        try:
+            _insert(rows, stored=stored, credential_id=credential_id, skip_existing=False)
+        except IntegrityError:
+            pass
+        else:
+            from analytics import etl
+
+            etl.enqueue([str(i) for i in ids])
+            return ids
+    return _store_in_transaction(rows, ids=ids, stored=stored, credential_id=credential_id)
+
+
+@transaction.atomic
+def _store_in_transaction(
+    rows: list[_Prepared], *, ids: list[uuid.UUID], stored: datetime, credential_id: int | None
+) -> list[uuid.UUID]:
+    inserted = _insert(rows, stored=stored, credential_id=credential_id)
+    if len(inserted) != len(rows):
+        existing = dict(
+            Statement.objects.filter(pk__in=[i for i in ids if i not in inserted]).values_list(
+                "pk", "data"
+            )
+        )
+        for row in rows:
+            if row.id in existing and not _same(existing[row.id], row):
+                raise StatementConflictError(
+                    f"statement {row.id} is already stored with different content",
+                    statement_id=str(row.id),
+                )
+    # In-batch voiding: the INSERT's EXISTS cannot see rows of the same statement.
+    _apply_voiding(rows, inserted)
+    if inserted:
+        from analytics import etl
+
+        transaction.on_commit(lambda: etl.enqueue([str(i) for i in ids if i in inserted]))
+    return ids
+
+
+def _same(stored: dict[str, Any], row: _Prepared) -> bool:
+    if row.timestamp_authored:
+        return documents.same_statement(stored, row.data)
+    # A timestamp the store filled in is not the author's: leave it out of the comparison.
+    without = {k: v for k, v in row.data.items() if k != "timestamp"}
+    return documents.same_statement({k: v for k, v in stored.items() if k != "timestamp"}, without)
+
+
+def record_statement(*, statement: dict[str, Any]) -> uuid.UUID:
+    """Record one of Frontline's own learning events; an identical repeat is a no-op."""
+    return statements_store(statements=[statement], single=True)[0]
+
+
+# --- credentials ------------------------------------------------------------------------
+
+
+def secret_digest(secret: str) -> str:
+    return hmac.new(
+        settings.XAPI_CREDENTIAL_KEY.encode(), secret.encode(), hashlib.sha256
+    ).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    credential: XapiCredential
+    secret: str  # shown once; only its digest is stored
+
+
+@transaction.atomic
+def xapi_credential_create(
+    *,
+    name: str,
+    rate_per_minute: int | None = None,
+    burst: int | None = None,
+    acting_user=None,
+) -> IssuedCredential:
+    secret = secrets.token_urlsafe(32)
+    credential = XapiCredential(
+        name=name,
+        key=secrets.token_hex(12),
+        secret_hash=secret_digest(secret),
+        created_by=acting_user if getattr(acting_user, "pk", None) else None,
+    )
+    if rate_per_minute is not None:
+        credential.rate_per_minute = rate_per_minute
+    if burst is not None:
+        credential.burst = burst
+    credential.full_clean()
+    credential.save()
+    return IssuedCredential(credential=credential, secret=secret)
+
+
+@transaction.atomic
+def xapi_credential_revoke(*, credential: XapiCredential, acting_user=None) -> XapiCredential:
+    credential = XapiCredential.objects.select_for_update().get(pk=credential.pk)
+    if credential.is_active:
+        credential.is_active = False
+        credential.revoked_at = timezone.now()
+        credential.save(update_fields=["is_active", "revoked_at"])
+    from analytics import auth
+
+    # Now, and again after commit in case a request re-cached it in between.
+    auth.forget(credential.key)
+    transaction.on_commit(lambda: auth.forget(credential.key))
+    return credential

@@ -1,0 +1,287 @@
+"""
+The xAPI 1.0.3 Statement Resource (`/xapi/statements`) and About resource (`/xapi/about`).
+
+Plain Django views: the wire format is xAPI's, not DRF's. Every response carries
+X-Experience-API-Version; every request but /xapi/about must send a 1.0.x version. Errors
+are JSON: {"code", "message", "details"?}.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.http import http_date
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from analytics import auth, documents, selectors, services
+from analytics.errors import RequestInvalidError, StatementInvalidError, VersionHeaderError
+from analytics.validation import SUPPORTED_VERSION, parse_timestamp, validate_agent
+from core.errors import DomainError
+
+_VERSION = re.compile(r"^1\.0(\.\d+)?$")
+_GET_PARAMETERS = {
+    "statementId",
+    "voidedStatementId",
+    "agent",
+    "verb",
+    "activity",
+    "registration",
+    "related_activities",
+    "related_agents",
+    "since",
+    "until",
+    "limit",
+    "format",
+    "attachments",
+    "ascending",
+    "cursor",
+}
+_SINGLE_PARAMETERS = {"statementId", "voidedStatementId", "format", "attachments"}
+
+
+def _json_response(body: Any, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
+    )
+
+
+def _error_response(exc: DomainError) -> HttpResponse:
+    response = _json_response(exc.as_dict(), status=exc.status_code)
+    retry_after = exc.extra.get("retry_after") if exc.extra else None
+    if retry_after is not None:
+        response["Retry-After"] = str(int(retry_after))
+    if exc.status_code == 401:
+        response["WWW-Authenticate"] = 'Basic realm="xAPI"'
+    return response
+
+
+def _xapi(handler: Callable[..., HttpResponse], *, check_version: bool = True):
+    """Version header in and out, auth, rate limit, DomainError → JSON."""
+
+    def wrapped(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            if check_version:
+                version = request.headers.get("X-Experience-API-Version")
+                if not version:
+                    raise VersionHeaderError("X-Experience-API-Version header is required.")
+                if not _VERSION.match(version.strip()):
+                    raise VersionHeaderError(
+                        f"X-Experience-API-Version {version!r} is not supported; use 1.0.x."
+                    )
+                credential = auth.authenticate(request.headers.get("Authorization", ""))
+                auth.check_rate(credential)
+                request.xapi_credential = credential
+            response = handler(self, request, *args, **kwargs)
+        except DomainError as exc:
+            response = _error_response(exc)
+        response["X-Experience-API-Version"] = SUPPORTED_VERSION
+        return response
+
+    return wrapped
+
+
+def _body(request: HttpRequest) -> Any:
+    content_type = request.content_type or ""
+    if content_type != "application/json":
+        raise RequestInvalidError(
+            "Content-Type must be application/json (multipart attachments are not accepted).",
+            content_type=content_type,
+        )
+    try:
+        raw = request.body
+    except RequestDataTooBig as exc:
+        raise RequestInvalidError("The request body is too large.", code="too_large") from exc
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StatementInvalidError(f"The body is not valid JSON: {exc}") from exc
+
+
+def _bool_param(params, name: str) -> bool:
+    value = params.get(name, "false").lower()
+    if value not in ("true", "false"):
+        raise RequestInvalidError(f"{name} must be true or false.", parameter=name)
+    return value == "true"
+
+
+def _uuid_param(params, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(params[name])
+    except ValueError as exc:
+        raise RequestInvalidError(f"{name} must be a UUID.", parameter=name) from exc
+
+
+def _time_param(params, name: str) -> datetime | None:
+    if name not in params:
+        return None
+    try:
+        return parse_timestamp(params[name], name)
+    except StatementInvalidError as exc:
+        raise RequestInvalidError(f"{name} must be an ISO 8601 timestamp.", parameter=name) from exc
+
+
+def _languages(request: HttpRequest) -> list[str]:
+    header = request.headers.get("Accept-Language", "")
+    ranked = []
+    for part in header.split(","):
+        tag, _, q = part.strip().partition(";q=")
+        if tag and tag != "*":
+            try:
+                ranked.append((float(q) if q else 1.0, tag.strip()))
+            except ValueError:
+                continue
+    return [tag for _, tag in sorted(ranked, key=lambda item: -item[0])]
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class StatementsView(View):
+    http_method_names = ["get", "post", "put", "head", "options"]
+
+    @_xapi
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if request.GET:
+            raise RequestInvalidError(
+                "POST takes no parameters; use PUT with statementId.",
+                parameters=sorted(request.GET),
+            )
+        body = _body(request)
+        single = isinstance(body, dict)
+        statements = [body] if single else body
+        if not isinstance(statements, list):
+            raise StatementInvalidError("The body must be a statement or an array of statements.")
+        ids = services.statements_store(
+            statements=statements, credential=request.xapi_credential, single=single
+        )
+        return _json_response([str(i) for i in ids])
+
+    @_xapi
+    def put(self, request: HttpRequest) -> HttpResponse:
+        unknown = set(request.GET) - {"statementId"}
+        if unknown:
+            raise RequestInvalidError("PUT takes only statementId.", parameters=sorted(unknown))
+        if "statementId" not in request.GET:
+            raise RequestInvalidError("PUT needs the statementId parameter.")
+        statement_id = _uuid_param(request.GET, "statementId")
+        body = _body(request)
+        if not isinstance(body, dict):
+            raise StatementInvalidError("PUT takes one statement object.")
+        if "id" in body:
+            try:
+                same = uuid.UUID(str(body["id"])) == statement_id
+            except ValueError:
+                same = False
+            if not same:
+                raise StatementInvalidError(
+                    "statement.id: does not match the statementId parameter", path="statement.id"
+                )
+        body = {**body, "id": str(statement_id)}
+        services.statements_store(
+            statements=[body], credential=request.xapi_credential, single=True
+        )
+        return HttpResponse(status=204)
+
+    @_xapi
+    def get(self, request: HttpRequest) -> HttpResponse:
+        params = request.GET
+        unknown = set(params) - _GET_PARAMETERS
+        if unknown:
+            raise RequestInvalidError(
+                f"Unknown parameters: {', '.join(sorted(unknown))}.", parameters=sorted(unknown)
+            )
+        format = params.get("format", "exact")
+        if format not in ("exact", "ids", "canonical"):
+            raise RequestInvalidError("format must be exact, ids or canonical.", parameter="format")
+        _bool_param(params, "attachments")
+        languages = _languages(request)
+        consistent_through = timezone.now()
+
+        if "statementId" in params or "voidedStatementId" in params:
+            if "statementId" in params and "voidedStatementId" in params:
+                raise RequestInvalidError("Send statementId or voidedStatementId, not both.")
+            extra = set(params) - _SINGLE_PARAMETERS
+            if extra:
+                raise RequestInvalidError(
+                    "statementId and voidedStatementId take only format and attachments.",
+                    parameters=sorted(extra),
+                )
+            voided = "voidedStatementId" in params
+            name = "voidedStatementId" if voided else "statementId"
+            statement = selectors.statement_get(
+                statement_id=_uuid_param(params, name), voided=voided
+            )
+            response = _json_response(
+                documents.format_statement(statement.data, format=format, languages=languages)
+            )
+            response["Last-Modified"] = http_date(statement.stored.timestamp())
+            response["X-Experience-API-Consistent-Through"] = consistent_through.isoformat()
+            return response
+
+        filters = selectors.StatementFilters(
+            verb=params.get("verb"),
+            activity=params.get("activity"),
+            related_activities=_bool_param(params, "related_activities"),
+            related_agents=_bool_param(params, "related_agents"),
+            since=_time_param(params, "since"),
+            until=_time_param(params, "until"),
+            ascending=_bool_param(params, "ascending"),
+        )
+        if "agent" in params:
+            try:
+                agent = json.loads(params["agent"])
+                validate_agent(agent, "agent")
+            except (ValueError, StatementInvalidError) as exc:
+                raise RequestInvalidError(
+                    f"agent must be an Agent or identified Group as JSON: {exc}", parameter="agent"
+                ) from exc
+            filters.agent = documents.agent_key(agent)
+            if not filters.agent:
+                raise RequestInvalidError("agent must be identified.", parameter="agent")
+        if "registration" in params:
+            filters.registration = _uuid_param(params, "registration")
+        try:
+            limit = int(params.get("limit", "0"))
+        except ValueError as exc:
+            raise RequestInvalidError("limit must be a whole number.", parameter="limit") from exc
+        if limit < 0:
+            raise RequestInvalidError("limit must not be negative.", parameter="limit")
+        limit = min(limit or settings.XAPI_PAGE_SIZE_MAX, settings.XAPI_PAGE_SIZE_MAX)
+
+        page = selectors.statement_list(filters=filters, limit=limit, cursor=params.get("cursor"))
+        more = ""
+        if page.next_cursor:
+            query = {k: v for k, v in params.items() if k != "cursor"}
+            query["cursor"] = page.next_cursor
+            more = f"{request.path}?{urlencode(query)}"
+        body = {
+            "statements": [
+                documents.format_statement(s.data, format=format, languages=languages)
+                for s in page.statements
+            ],
+            "more": more,
+        }
+        response = _json_response(body)
+        last = max((s.stored for s in page.statements), default=consistent_through)
+        response["Last-Modified"] = http_date(last.timestamp())
+        response["X-Experience-API-Consistent-Through"] = consistent_through.isoformat()
+        return response
+
+
+class AboutView(View):
+    http_method_names = ["get", "head", "options"]
+
+    def _about(self, request: HttpRequest) -> HttpResponse:
+        return _json_response({"version": [SUPPORTED_VERSION], "extensions": {}})
+
+    get = _xapi(_about, check_version=False)

@@ -1,0 +1,246 @@
+"""The Statement Resource through HTTP: version header, POST/PUT/GET, conflicts, atomicity."""
+
+import uuid
+
+import pytest
+
+from analytics.models import Statement
+from tests.analytics.factories import AgentFactory, StatementFactory
+
+pytestmark = pytest.mark.django_db
+
+
+# --- version header ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_missing_version_header_is_400_and_the_response_still_names_the_version(xapi, method):
+    # given a request without X-Experience-API-Version
+    headers = {"X-Experience-API-Version": None}
+    # when
+    if method == "post":
+        response = xapi.post(StatementFactory(), headers=headers)
+    else:
+        response = xapi.get(headers=headers)
+    # then
+    assert response.status_code == 400
+    assert response.json()["code"] == "unsupported_version"
+    assert response["X-Experience-API-Version"] == "1.0.3"
+    assert Statement.objects.count() == 0
+
+
+@pytest.mark.parametrize("version", ["0.95", "2.0.0", "1.1", "one"])
+def test_unsupported_version_is_400(xapi, version):
+    response = xapi.post(StatementFactory(), headers={"X-Experience-API-Version": version})
+    assert response.status_code == 400
+    assert "not supported" in response.json()["message"]
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.0.0", "1.0.3", "1.0.9"])
+def test_any_1_0_x_version_is_accepted(xapi, version):
+    response = xapi.post(StatementFactory(), headers={"X-Experience-API-Version": version})
+    assert response.status_code == 200
+    assert response["X-Experience-API-Version"] == "1.0.3"
+
+
+def test_about_needs_no_version_header_and_lists_the_version(client):
+    response = client.get("/xapi/about")
+    assert response.status_code == 200
+    assert response.json()["version"] == ["1.0.3"]
+    assert response["X-Experience-API-Version"] == "1.0.3"
+
+
+# --- POST -------------------------------------------------------------------------------
+
+
+def test_post_one_statement_stores_it_and_returns_its_id(xapi, xapi_credential):
+    # given
+    statement = StatementFactory()
+    # when
+    response = xapi.post(statement)
+    # then it is stored with stored/authority/version filled in
+    assert response.status_code == 200
+    assert response.json() == [statement["id"]]
+    stored = Statement.objects.get(pk=statement["id"])
+    assert stored.data["actor"] == statement["actor"]
+    assert stored.data["version"] == "1.0.0"
+    assert stored.data["authority"]["account"]["name"] == xapi_credential[0].key
+    assert stored.credential_id == xapi_credential[0].pk
+
+
+def test_post_generates_missing_ids_and_keeps_order(xapi):
+    # given a batch, the middle one without an id
+    first, second, third = StatementFactory(), StatementFactory(), StatementFactory()
+    del second["id"]
+    # when
+    response = xapi.post([first, second, third])
+    # then
+    ids = response.json()
+    assert response.status_code == 200
+    assert ids[0] == first["id"] and ids[2] == third["id"]
+    assert uuid.UUID(ids[1])
+    assert Statement.objects.filter(pk__in=ids).count() == 3
+
+
+def test_authority_sent_by_the_client_is_replaced_by_the_credentials(xapi, xapi_credential):
+    statement = StatementFactory(authority=AgentFactory(mbox="mailto:forger@example.com"))
+    xapi.post(statement)
+    authority = Statement.objects.get(pk=statement["id"]).data["authority"]
+    assert authority["account"]["name"] == xapi_credential[0].key
+
+
+def test_a_batch_with_one_bad_statement_stores_none(xapi):
+    # given 49 good statements and one without a verb id
+    batch = StatementFactory.build_batch(50)
+    batch[37]["verb"] = {"display": {"en-US": "did"}}
+    # when
+    response = xapi.post(batch)
+    # then nothing is stored and the reason names the statement
+    assert response.status_code == 400
+    assert "statements[37].verb.id" in response.json()["message"]
+    assert Statement.objects.count() == 0
+
+
+def test_a_batch_repeating_an_id_is_refused(xapi):
+    statement = StatementFactory()
+    other = StatementFactory(id=statement["id"])
+    response = xapi.post([statement, other])
+    assert response.status_code == 400
+    assert Statement.objects.count() == 0
+
+
+def test_invalid_json_is_400_not_500(xapi):
+    response = xapi.client.post(
+        "/xapi/statements", data="{not json", content_type="application/json", **xapi.headers
+    )
+    assert response.status_code == 400
+
+
+def test_wrong_content_type_is_400(xapi):
+    response = xapi.client.post(
+        "/xapi/statements", data="x", content_type="text/plain", **xapi.headers
+    )
+    assert response.status_code == 400
+
+
+def test_post_with_parameters_is_400(xapi):
+    response = xapi.post(StatementFactory(), path="/xapi/statements?statementId=x")
+    assert response.status_code == 400
+
+
+# --- conflicts --------------------------------------------------------------------------
+
+
+def test_reposting_the_same_statement_is_accepted_once(xapi):
+    # given a stored statement
+    statement = StatementFactory()
+    xapi.post(statement)
+    # when it comes again with a different authority and version (supplied by the store)
+    again = dict(statement, version="1.0.3", authority=AgentFactory())
+    response = xapi.post([again])
+    # then it is accepted and not duplicated
+    assert response.status_code == 200
+    assert Statement.objects.count() == 1
+
+
+def test_identical_content_in_another_timezone_format_is_not_a_conflict(xapi):
+    statement = StatementFactory(timestamp="2026-11-01T09:30:00Z")
+    xapi.post(statement)
+    response = xapi.post(dict(statement, timestamp="2026-11-01T11:30:00.000+02:00"))
+    assert response.status_code == 200
+
+
+def test_same_id_with_different_content_is_409_and_rolls_back_the_batch(xapi):
+    # given a stored statement
+    statement = StatementFactory()
+    xapi.post(statement)
+    # when a batch carries a new statement and a changed copy of the stored one
+    changed = dict(statement, verb={"id": "http://adlnet.gov/expapi/verbs/failed"})
+    fresh = StatementFactory()
+    response = xapi.post([fresh, changed])
+    # then 409, and the new one was not stored either
+    assert response.status_code == 409
+    assert response.json()["code"] == "statement_conflict"
+    assert not Statement.objects.filter(pk=fresh["id"]).exists()
+    assert Statement.objects.get(pk=statement["id"]).data["verb"] == statement["verb"]
+
+
+def test_put_of_an_existing_id_with_different_content_is_409(xapi):
+    statement = StatementFactory()
+    assert xapi.put(statement["id"], statement).status_code == 204
+    assert xapi.put(statement["id"], statement).status_code == 204
+    changed = dict(statement, result={"success": False})
+    assert xapi.put(statement["id"], changed).status_code == 409
+
+
+# --- PUT --------------------------------------------------------------------------------
+
+
+def test_put_stores_under_the_statement_id_and_answers_204(xapi):
+    statement = StatementFactory()
+    statement_id = statement.pop("id")
+    response = xapi.put(statement_id, statement)
+    assert response.status_code == 204
+    assert response["X-Experience-API-Version"] == "1.0.3"
+    assert Statement.objects.filter(pk=statement_id).exists()
+
+
+def test_put_without_statement_id_or_with_a_mismatched_id_is_400(xapi):
+    statement = StatementFactory()
+    no_param = xapi.client.put(
+        "/xapi/statements", data="{}", content_type="application/json", **xapi.headers
+    )
+    assert no_param.status_code == 400
+    assert xapi.put(str(uuid.uuid4()), statement).status_code == 400
+    assert Statement.objects.count() == 0
+
+
+# --- GET one ----------------------------------------------------------------------------
+
+
+def test_get_by_statement_id_returns_the_stored_statement_with_headers(xapi):
+    statement = StatementFactory()
+    xapi.post(statement)
+    response = xapi.get({"statementId": statement["id"]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == statement["id"]
+    assert body["stored"] and body["authority"]
+    assert response["Last-Modified"]
+    assert response["X-Experience-API-Consistent-Through"]
+
+
+def test_get_unknown_statement_is_404(xapi):
+    response = xapi.get({"statementId": str(uuid.uuid4())})
+    assert response.status_code == 404
+
+
+def test_get_by_statement_id_with_other_filters_is_400(xapi):
+    response = xapi.get({"statementId": str(uuid.uuid4()), "verb": "http://x.example/v"})
+    assert response.status_code == 400
+
+
+def test_get_with_an_unknown_parameter_is_400(xapi):
+    assert xapi.get({"colour": "blue"}).status_code == 400
+
+
+def test_format_ids_reduces_to_identifiers(xapi):
+    statement = StatementFactory()
+    xapi.post(statement)
+    body = xapi.get({"statementId": statement["id"], "format": "ids"}).json()
+    assert body["actor"] == {"objectType": "Agent", "mbox": statement["actor"]["mbox"]}
+    assert body["verb"] == {"id": statement["verb"]["id"]}
+    assert body["object"] == {"objectType": "Activity", "id": statement["object"]["id"]}
+
+
+def test_format_canonical_keeps_one_language_per_map(xapi):
+    statement = StatementFactory(
+        verb={"id": "http://x.example/v", "display": {"en-US": "did", "fr": "a fait"}}
+    )
+    xapi.post(statement)
+    body = xapi.get(
+        {"statementId": statement["id"], "format": "canonical"}, headers={"Accept-Language": "fr"}
+    ).json()
+    assert body["verb"]["display"] == {"fr": "a fait"}
+    exact = xapi.get({"statementId": statement["id"], "format": "exact"}).json()
+    assert exact["verb"]["display"] == {"en-US": "did", "fr": "a fait"}

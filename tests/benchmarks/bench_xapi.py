@@ -1,0 +1,218 @@
+"""
+xAPI ingest over HTTP against a COPY baseline.
+
+Serves the app with gunicorn on 127.0.0.1 (a free port, the bench environment), then
+several client threads POST statements in batches of 1 and of 50 for a bounded time
+each, printing statements/s and p50/p99 latency. The baseline is PostgreSQL's COPY of the
+same statements' JSON into a plain table; the last line is the median ratio
+(HTTP ingest rate / COPY rate, batches of 50) over alternating pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+
+from analytics.models import Statement, StatementFlat  # noqa: E402
+from analytics.services import xapi_credential_create  # noqa: E402
+
+THREADS = int(os.environ.get("BENCH_XAPI_THREADS", "4"))
+PHASE_SECONDS = float(os.environ.get("BENCH_XAPI_SECONDS", "4"))
+PAIRS = int(os.environ.get("BENCH_XAPI_PAIRS", "5"))
+PAIR_SECONDS = float(os.environ.get("BENCH_XAPI_PAIR_SECONDS", "3"))
+
+
+def make_statement(n: int) -> dict:
+    return {
+        "id": str(uuid.uuid4()),
+        "actor": {
+            "objectType": "Agent",
+            "name": f"Learner {n % 5000}",
+            "account": {"homePage": "https://frontline.example", "name": f"learner:{n % 5000}"},
+        },
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/answered", "display": {"en-US": "answered"}},
+        "object": {
+            "objectType": "Activity",
+            "id": f"https://frontline.example/xapi/activities/lessons/{n % 300}/question",
+            "definition": {
+                "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
+                "interactionType": "choice",
+                "name": {"en-US": f"Question {n % 300}"},
+            },
+        },
+        "result": {"success": n % 3 != 0, "response": str(n % 4), "duration": "PT12.5S"},
+        "context": {
+            "platform": "Frontline",
+            "registration": str(uuid.uuid5(uuid.NAMESPACE_URL, f"path:{n % 5000}")),
+            "contextActivities": {
+                "parent": [{"id": f"https://frontline.example/xapi/activities/lessons/{n % 300}"}]
+            },
+            "extensions": {"https://frontline.example/xapi/extensions/channel": "slack"},
+        },
+        "timestamp": "2026-11-22T09:30:00.000Z",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    env = dict(os.environ, GUNICORN_BIND=f"127.0.0.1:{port}", LOG_LEVEL="WARNING")
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "config.wsgi",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--access-logfile",
+            "/dev/null",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/xapi/about", timeout=1).ok:
+                return server
+        except requests.RequestException:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def make_batches(count: int, batch_size: int) -> list[str]:
+    """Request bodies made up front, so client threads spend their time on HTTP."""
+    return [
+        json.dumps([make_statement(n * batch_size + i) for i in range(batch_size)])
+        for n in range(count)
+    ]
+
+
+def post_for(url: str, auth, bodies: list[str], seconds: float) -> tuple[float, list[float], list]:
+    """THREADS clients POST `bodies` for up to `seconds`: (statements/s, latencies, sent)."""
+    stop_at = time.monotonic() + seconds
+    latencies: list[float] = []
+    sent: list[str] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    queue = iter(bodies)
+
+    def client() -> None:
+        session = requests.Session()
+        session.auth = auth
+        session.headers.update(
+            {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"}
+        )
+        while time.monotonic() < stop_at:
+            with lock:
+                body = next(queue, None)
+            if body is None:
+                return
+            started = time.perf_counter()
+            response = session.post(url, data=body)
+            elapsed = time.perf_counter() - started
+            with lock:
+                if response.status_code == 200:
+                    latencies.append(elapsed)
+                    sent.append(body)
+                else:
+                    errors.append(f"{response.status_code} {response.text[:200]}")
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    duration = time.perf_counter() - began
+    if errors:
+        raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]}")
+    statements = sum(len(json.loads(body)) for body in sent)
+    return statements / duration, latencies, sent
+
+
+def copy_rate(bodies: list[str]) -> float:
+    """COPY the same statements' JSON, one row per statement, into a plain table."""
+    rows = [json.dumps(statement) for body in bodies for statement in json.loads(body)]
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE bench_xapi_copy")
+    started = time.perf_counter()
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy("COPY bench_xapi_copy (doc) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row((row,))
+    return len(rows) / (time.perf_counter() - started)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_xapi_copy (doc jsonb)")
+    StatementFlat.objects.all().delete()
+    Statement.objects.all().delete()
+    issued = xapi_credential_create(name="bench", rate_per_minute=10_000_000, burst=1_000_000)
+    auth = (issued.credential.key, issued.secret)
+    port = free_port()
+    server = start_server(port)
+    url = f"http://127.0.0.1:{port}/xapi/statements"
+    try:
+        post_for(url, auth, make_batches(40, 50), 1.0)  # warm up workers and connections
+        rate_50 = 1000.0
+        for batch_size in (1, 50):
+            bodies = make_batches(int(12_000 * PHASE_SECONDS / batch_size) + 100, batch_size)
+            rate, latencies, _ = post_for(url, auth, bodies, PHASE_SECONDS)
+            rate_50 = rate
+            print(f"xapi_post_batch{batch_size}_rate: {rate:.0f} statements/s")
+            print(f"xapi_post_batch{batch_size}_p50: {percentile(latencies, 0.5) * 1000:.1f} ms")
+            print(f"xapi_post_batch{batch_size}_p99: {percentile(latencies, 0.99) * 1000:.1f} ms")
+        ratios, copy_rates = [], []
+        for _ in range(PAIRS):
+            # (baseline, project) on the same statements: COPY them, then POST them
+            bodies = make_batches(int(rate_50 * PAIR_SECONDS / 50 * 1.3) + 4, 50)
+            baseline = copy_rate(bodies)
+            project, _latencies, _sent = post_for(url, auth, bodies, PAIR_SECONDS)
+            copy_rates.append(baseline)
+            ratios.append(project / baseline)
+        print(f"copy_jsonb_rate: {statistics.median(copy_rates):.0f} statements/s")
+        print(f"ratio: {statistics.median(ratios):.3f}")
+    finally:
+        server.terminate()
+        server.wait(20)
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_xapi_copy")
+
+
+if __name__ == "__main__":
+    main()
