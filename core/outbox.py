@@ -59,10 +59,33 @@ def _kick_publisher_on_commit() -> None:
     transaction.on_commit(_kick_publisher, robust=True)
 
 
+_KICK_KEY = "outbox:publish-queued"
+
+
 def _kick_publisher() -> None:
+    """Enqueue one publisher run unless one is already queued and not yet started.
+
+    The publisher clears the flag when it starts, then publishes everything pending, so an
+    event committed while a run waits in the queue is picked up by that run; under load this
+    saves a broker round trip per commit.
+    """
+    from django.core.cache import cache
+
     from core.tasks import outbox_publish_task
 
-    outbox_publish_task.delay()
+    if not cache.add(_KICK_KEY, 1, timeout=60):
+        return
+    try:
+        outbox_publish_task.delay()
+    except Exception:
+        cache.delete(_KICK_KEY)
+        raise
+
+
+def publisher_started() -> None:
+    from django.core.cache import cache
+
+    cache.delete(_KICK_KEY)
 
 
 # --- subscribing ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ def ping_task() -> str:
 
 @shared_task(name="core.outbox_publish", ignore_result=True)
 def outbox_publish_task() -> int:
+    outbox.publisher_started()
     return outbox.publish_pending()
 
 

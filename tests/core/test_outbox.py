@@ -178,3 +178,25 @@ def test_handler_failure_rolls_back_its_processed_marker(tasks_queued):
         outbox.dispatch_event(event_pk=event.pk, handler=f"{__name__}._failing_handler")
     assert not ProcessedEvent.objects.exists()
     assert calls == [event.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commits_while_a_publisher_run_is_queued_enqueue_no_second_run(redis_client, tasks_queued):
+    # given: a commit queued a publisher run that has not started
+    with transaction.atomic():
+        publish_event("lesson.sent", {"n": 1})
+    queued = redis_client.llen("default")
+    # when: more commits arrive before it starts
+    for n in range(2, 5):
+        with transaction.atomic():
+            publish_event("lesson.sent", {"n": n})
+    # then: still one run queued, and that run publishes all four
+    assert queued == 1
+    assert redis_client.llen("default") == 1
+    from core.tasks import outbox_publish_task
+
+    assert outbox_publish_task.apply().get() == 4
+    # and once it has started, the next commit queues a new run
+    with transaction.atomic():
+        publish_event("lesson.sent", {"n": 5})
+    assert redis_client.llen("default") == 2
