@@ -1,16 +1,21 @@
 """
-Customer status emails for returns. One function sends them with Django's email API
-(HTML + text from templates/returns/email/); services enqueue it after commit. When the
-delivery app's email channel exists, this function is the one place to move onto it.
+Customer status emails for returns, sent through the delivery app's email channel (HTML +
+text from templates/returns/email/; the local sink when no mail server is configured).
+Services enqueue them after commit; a temporary channel error is retried by the task, a
+permanent one (the customer's address refused) is logged and dropped.
 """
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from delivery.channels import ChannelError, OutboundMessage, get_channel
 from returns.models import ReturnRequest
+
+logger = logging.getLogger(__name__)
 
 SUBJECTS = {
     "initiated": "We received your return request {rma}",
@@ -35,13 +40,19 @@ def send_return_status_email(*, return_id: int, status: str) -> bool:
         "status": status,
         "support_email": settings.DEFAULT_FROM_EMAIL,
     }
-    message = EmailMultiAlternatives(
+    message = OutboundMessage(
         subject=SUBJECTS[status].format(rma=return_request.rma_number),
-        body=render_to_string("returns/email/status.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[recipient],
-        headers={"X-Frontline-RMA": return_request.rma_number},
+        text=render_to_string("returns/email/status.txt", context),
+        html=render_to_string("returns/email/status.html", context),
     )
-    message.attach_alternative(render_to_string("returns/email/status.html", context), "text/html")
-    message.send()
+    try:
+        get_channel("email").send(recipient, message)
+    except ChannelError as exc:
+        if exc.is_temporary:
+            raise
+        logger.warning(
+            "return status email refused",
+            extra={"return_id": return_id, "status": status, **exc.as_metadata()},
+        )
+        return False
     return True

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from smtplib import SMTPException
 
 from celery import shared_task
 
 from core.jobs import tracked_job
+from delivery.channels import ChannelError
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(
     name="returns.send_status_email",
-    autoretry_for=(SMTPException, ConnectionError, TimeoutError),
+    autoretry_for=(ChannelError,),  # only temporary ones reach the task
     retry_backoff=True,
     max_retries=5,
     ignore_result=True,

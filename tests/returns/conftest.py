@@ -19,6 +19,9 @@ from tests.returns.factories import OrderFactory, OrderLineFactory
 @pytest.fixture(autouse=True)
 def _returns_settings(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    # A configured mail server: status emails go through delivery's email channel (to the
+    # test mail backend) rather than the local sink.
+    settings.EMAIL_HOST = "smtp.returns.test"
     settings.RETURNS_WINDOW_DAYS = 30
     settings.RETURNS_CATEGORY_WINDOW_DAYS = {"electronics": 15, "furniture": 60}
     settings.RETURNS_NON_RETURNABLE_CATEGORIES = ["gift_cards", "final_sale", "perishables"]

@@ -257,3 +257,20 @@ def test_demo_seed_builds_orders_and_returns(staff):
         "approved",
         "received",
     }
+
+
+def test_status_email_goes_to_the_local_sink_without_a_mail_server(settings, new_return):
+    from delivery.models import SinkMessage
+    from returns.notifications import send_return_status_email
+
+    # given: no mail server configured (the embedded default)
+    settings.EMAIL_HOST = ""
+    request = ReturnRequest.objects.select_related("order").get(pk=new_return().id)
+    # when
+    sent = send_return_status_email(return_id=request.pk, status="approved")
+    # then: the delivery app's email channel recorded it in the local sink
+    assert sent is True
+    record = SinkMessage.objects.get(channel="email")
+    assert record.address == request.order.customer_email
+    assert request.rma_number in record.subject
+    assert "<" in record.html
