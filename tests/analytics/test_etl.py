@@ -141,7 +141,7 @@ def test_streaming_puts_ids_on_the_stream_after_commit_and_the_consumer_flattens
         ids = store(StatementFactory.build_batch(4))
     assert streaming.xlen(settings.ANALYTICS_ETL_STREAM) == 1
     # when the worker task consumes
-    counts = etl_consume_task.delay().get()
+    counts = etl_consume_task.delay().result
     # then everything is flattened and acked
     assert counts["flattened"] == 4
     assert set(StatementFlat.objects.values_list("statement_id", flat=True)) == set(ids)

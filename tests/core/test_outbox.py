@@ -195,7 +195,7 @@ def test_commits_while_a_publisher_run_is_queued_enqueue_no_second_run(redis_cli
     assert redis_client.llen("default") == 1
     from core.tasks import outbox_publish_task
 
-    assert outbox_publish_task.apply().get() == 4
+    assert outbox_publish_task.apply().result == 4
     # and once it has started, the next commit queues a new run
     with transaction.atomic():
         publish_event("lesson.sent", {"n": 5})
