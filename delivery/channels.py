@@ -13,8 +13,6 @@ admin), which is what embedded mode uses.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import smtplib
 import time
@@ -34,6 +32,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
+
+from core.signing import digests_match, is_fresh, timestamped_hmac
 
 TEMPORARY = "temporary"
 PERMANENT = "permanent"
@@ -429,8 +429,7 @@ SIGNATURE_HEADER = "X-Frontline-Signature"
 
 def sign_webhook(secret: str, timestamp: int, body: bytes) -> str:
     """`t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`: the receiver checks both parts."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    return f"t={timestamp},v1={timestamped_hmac(secret, timestamp, body)}"
 
 
 def verify_webhook_signature(
@@ -441,10 +440,9 @@ def verify_webhook_signature(
         timestamp = int(parts["t"])
     except (ValueError, KeyError):
         return False
-    if abs(time.time() - timestamp) > tolerance:
+    if not is_fresh(timestamp, tolerance=tolerance):
         return False
-    expected = sign_webhook(secret, timestamp, body)
-    return hmac.compare_digest(expected, header)
+    return digests_match(sign_webhook(secret, timestamp, body), header)
 
 
 class WebhookChannel:
