@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assessments.models import AssessmentResult
@@ -47,13 +48,6 @@ def in_waking_hours(learner: Learner, local: datetime.datetime) -> bool:
     return start <= local_time < end and not learner.in_quiet_hours(local_time)
 
 
-def _sent_today(learner_id: int, local_date: datetime.date) -> tuple[int, int]:
-    sent = DeliveryTask.objects.filter(
-        learner_id=learner_id, local_date=local_date, accepted_at__isnull=False
-    )
-    return sent.count(), sent.filter(channel="sms").count()
-
-
 def reminder_plan(*, now: datetime.datetime | None = None) -> list[ReminderAction]:
     """Who would be reminded (or paused) now. Reads only: the staff preview uses it too."""
     now = now or timezone.now()
@@ -66,6 +60,22 @@ def reminder_plan(*, now: datetime.datetime | None = None) -> list[ReminderActio
     paused = LearnerDeliveryState.objects.filter(
         learner=OuterRef("learner"), paused_at__isnull=False
     )
+    # Messages the learner already got that local day (the contact budget), and when staff
+    # or a RESUME last resumed them: read in the same query as the candidates.
+    sent_that_day = (
+        DeliveryTask.objects.filter(
+            learner=OuterRef("learner"),
+            local_date=OuterRef("local_date"),
+            accepted_at__isnull=False,
+        )
+        .order_by()
+        .values("learner")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    resumed_at = LearnerDeliveryState.objects.filter(learner=OuterRef("learner")).values(
+        "resumed_at"
+    )[:1]
     lessons = (
         DeliveryTask.objects.filter(
             kind=TaskKind.LESSON,
@@ -82,6 +92,8 @@ def reminder_plan(*, now: datetime.datetime | None = None) -> list[ReminderActio
             last_reminder_at=Max(
                 "follow_ups__created_at", filter=Q(follow_ups__kind=TaskKind.REMINDER)
             ),
+            sent_that_day=Coalesce(Subquery(sent_that_day), 0),
+            resumed_at=Subquery(resumed_at),
         )
         .select_related("learner", "microlesson")
         .order_by("id")
@@ -96,15 +108,13 @@ def reminder_plan(*, now: datetime.datetime | None = None) -> list[ReminderActio
         if now - last_contact < interval:
             continue
         if task.reminders >= settings.DELIVERY_REMINDER_MAX:
-            state = LearnerDeliveryState.objects.filter(learner=learner).first()
-            if state and state.resumed_at and state.resumed_at >= task.last_reminder_at:
+            if task.resumed_at and task.resumed_at >= task.last_reminder_at:
                 continue  # resumed since the last reminder: today's sequence is over
             actions.append(ReminderAction(task, "pause", task.reminders, learner))
             continue
         if not in_waking_hours(learner, local):
             continue
-        total, _sms = _sent_today(learner.pk, task.local_date)
-        if total >= settings.DELIVERY_DAILY_BUDGET:
+        if task.sent_that_day >= settings.DELIVERY_DAILY_BUDGET:
             continue
         actions.append(ReminderAction(task, "remind", task.reminders + 1, learner))
     return actions

@@ -172,3 +172,20 @@ def test_staff_preview_lists_who_would_be_reminded(sent_lesson, admin_client, mo
     assert response.status_code == 200
     assert sent_lesson.learner.last_name in response.content.decode()
     assert not _reminders(sent_lesson).exists()
+
+
+def test_planning_reads_in_one_query_for_any_number_of_learners(lesson, django_assert_num_queries):
+    # given: five learners whose lessons were accepted at 09:00 and are still unanswered
+    for _ in range(5):
+        DeliveryTaskFactory(
+            learner=LearnerFactory(preferred_channel="slack", time_zone="UTC"),
+            microlesson=lesson,
+            local_date=MORNING.date(),
+            next_attempt_at=MORNING,
+            state=TaskState.DELIVERED,
+            accepted_at=MORNING,
+        )
+    # when / then: candidates, budget and resume state come from one query
+    with django_assert_num_queries(1):
+        plan = reminder_plan(now=MORNING + datetime.timedelta(hours=2, minutes=5))
+    assert [action.action for action in plan] == ["remind"] * 5
