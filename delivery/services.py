@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
@@ -169,13 +170,16 @@ def _budget_allows(task: DeliveryTask, channel: str) -> bool:
     """Reminders and notices stay within the per-person daily budget; lessons always go."""
     if task.kind == TaskKind.LESSON:
         return True
-    sent = DeliveryTask.objects.filter(
-        learner_id=task.learner_id, local_date=task.local_date, accepted_at__isnull=False
-    ).exclude(pk=task.pk)
-    if sent.count() >= settings.DELIVERY_DAILY_BUDGET:
+    sent = (
+        DeliveryTask.objects.filter(
+            learner_id=task.learner_id, local_date=task.local_date, accepted_at__isnull=False
+        )
+        .exclude(pk=task.pk)
+        .aggregate(total=Count("pk"), sms=Count("pk", filter=Q(channel="sms")))
+    )
+    if sent["total"] >= settings.DELIVERY_DAILY_BUDGET:
         return False
-    sms_sent = sent.filter(channel="sms").count() if channel == "sms" else 0
-    return channel != "sms" or sms_sent < settings.DELIVERY_DAILY_SMS_BUDGET
+    return channel != "sms" or sent["sms"] < settings.DELIVERY_DAILY_SMS_BUDGET
 
 
 def _choose_route(task: DeliveryTask, learner: Learner) -> Route | None:
