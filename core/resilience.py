@@ -167,28 +167,18 @@ class CircuitBreaker:
         self.record_success()
 
     def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if not self.allow():
-            raise CircuitOpenError(
-                f"{self.name} is unavailable; retry in {math.ceil(self.retry_after())}s.",
-                circuit=self.name,
-                retry_after=math.ceil(self.retry_after()),
-            )
-        try:
-            result = func(*args, **kwargs)
-        except self.expected_exceptions:
-            self.record_failure()
-            raise
-        self.record_success()
-        return result
+        with self.guard():
+            return func(*args, **kwargs)
 
     @contextmanager
     def guard(self) -> Iterator[None]:
-        """`with breaker.guard(): call()` — the same as `breaker.call(...)`."""
+        """`with breaker.guard(): ...` — refused while open, outcome recorded otherwise."""
         if not self.allow():
+            retry_after = math.ceil(self.retry_after())
             raise CircuitOpenError(
-                f"{self.name} is unavailable.",
+                f"{self.name} is unavailable; retry in {retry_after}s.",
                 circuit=self.name,
-                retry_after=math.ceil(self.retry_after()),
+                retry_after=retry_after,
             )
         try:
             yield
