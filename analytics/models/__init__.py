@@ -1,0 +1,47 @@
+"""
+Analytics models, one module per concern:
+
+- `statements`: the xAPI learning record store and its flattened query table;
+- `engagement`: engagement events from the other apps and their daily rollups;
+- `reports`: scheduled reports, their executions (CSV + PDF) and per-target deliveries;
+- `console`: the audit log of the safe query console (which also carries its permission).
+"""
+
+from analytics.models.console import QueryRun
+from analytics.models.engagement import (
+    CohortEngagementDay,
+    EngagementEvent,
+    EngagementMetric,
+    LearnerEngagementDay,
+)
+from analytics.models.reports import (
+    ExecutionStatus,
+    ReportDelivery,
+    ReportDeliveryAttempt,
+    ReportDeliveryState,
+    ReportExecution,
+    ReportSchedule,
+    ReportTarget,
+    TargetKind,
+)
+from analytics.models.statements import EtlCheckpoint, Statement, StatementFlat, XapiCredential
+
+__all__ = [
+    "CohortEngagementDay",
+    "EngagementEvent",
+    "EngagementMetric",
+    "EtlCheckpoint",
+    "ExecutionStatus",
+    "LearnerEngagementDay",
+    "QueryRun",
+    "ReportDelivery",
+    "ReportDeliveryAttempt",
+    "ReportDeliveryState",
+    "ReportExecution",
+    "ReportSchedule",
+    "ReportTarget",
+    "Statement",
+    "StatementFlat",
+    "TargetKind",
+    "XapiCredential",
+]
