@@ -182,14 +182,15 @@ def test_handler_failure_rolls_back_its_processed_marker(tasks_queued):
 
 @pytest.mark.django_db(transaction=True)
 def test_commits_while_a_publisher_run_is_queued_enqueue_no_second_run(redis_client, tasks_queued):
-    # given: a commit queued a publisher run that has not started
+    # given: a commit queued a publisher run that has not started (a topic without
+    # subscribers, so the only messages on the queue are publisher runs)
     with transaction.atomic():
-        publish_event("lesson.sent", {"n": 1})
+        publish_event("unsubscribed.topic", {"n": 1})
     queued = redis_client.llen("default")
     # when: more commits arrive before it starts
     for n in range(2, 5):
         with transaction.atomic():
-            publish_event("lesson.sent", {"n": n})
+            publish_event("unsubscribed.topic", {"n": n})
     # then: still one run queued, and that run publishes all four
     assert queued == 1
     assert redis_client.llen("default") == 1
@@ -198,5 +199,5 @@ def test_commits_while_a_publisher_run_is_queued_enqueue_no_second_run(redis_cli
     assert outbox_publish_task.apply().result == 4
     # and once it has started, the next commit queues a new run
     with transaction.atomic():
-        publish_event("lesson.sent", {"n": 5})
+        publish_event("unsubscribed.topic", {"n": 5})
     assert redis_client.llen("default") == 2
