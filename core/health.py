@@ -1,4 +1,5 @@
-"""Health checks for /healthz: database, cache and broker, each with its latency."""
+"""Health checks for /healthz: database, cache and broker, each with its latency; the
+scheduler's heartbeat, circuit breaker states, and the sections apps register (ETL lag)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,37 @@ CHECKS: dict[str, Callable[[], CheckResult]] = {
     "broker": check_broker,
 }
 
+# Sections the domain apps add to /healthz without core importing them: each app's
+# `health` module (found by autodiscovery, like admin.py) calls register_section(). A
+# section returns a dict whose "status" is "ok" or "warn"; "warn" makes the overall status
+# "degraded" (still HTTP 200: a lagging ETL is no reason to pull a web node), and a
+# section that raises is reported as "unknown", never fatal.
+SECTIONS: dict[str, Callable[[], dict]] = {}
+_discovered = False
+
+
+def register_section(name: str, section: Callable[[], dict]) -> None:
+    SECTIONS[name] = section
+
+
+def discover_sections() -> dict[str, Callable[[], dict]]:
+    """Import every installed app's `health` module once (they register sections and
+    create their circuit breakers, so breaker states show in every process)."""
+    global _discovered
+    if not _discovered:
+        from django.utils.module_loading import autodiscover_modules
+
+        autodiscover_modules("health")
+        _discovered = True
+    return SECTIONS
+
+
+def _run_section(section: Callable[[], dict]) -> dict:
+    try:
+        return section()
+    except Exception as exc:
+        return {"status": "unknown", "error": f"{type(exc).__name__}: {exc}"[:300]}
+
 
 def run_checks() -> tuple[bool, dict]:
     results = {name: check() for name, check in CHECKS.items()}
@@ -113,8 +145,13 @@ def run_checks() -> tuple[bool, dict]:
         "checks": {name: r.as_dict() for name, r in results.items()},
         "mode": "embedded" if settings.EMBEDDED else "production",
     }
+    sections = discover_sections()
     if results["database"].ok:
         body["scheduler"] = beat_last_seen()
+        for name, section in sections.items():
+            body[name] = _run_section(section)
+        if healthy and any(body[name].get("status") == "warn" for name in sections):
+            body["status"] = "degraded"
     from core.resilience import circuit_breakers
 
     body["circuit_breakers"] = {name: b.state for name, b in sorted(circuit_breakers().items())}
