@@ -8,21 +8,25 @@ class.
 """
 
 from analytics.reporting.base import (
+    QueryRows,
     Report,
     ReportTable,
     UnknownReportError,
     all_reports,
     get_report,
+    iter_csv,
     register,
     render_csv,
 )
 
 __all__ = [
+    "QueryRows",
     "Report",
     "ReportTable",
     "UnknownReportError",
     "all_reports",
     "get_report",
+    "iter_csv",
     "register",
     "render_csv",
 ]
