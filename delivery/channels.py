@@ -90,6 +90,15 @@ class ChannelError(Exception):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (other channels link to files instead)."""
+
+    filename: str
+    content: bytes
+    mimetype: str
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """What to say, in each channel's shape; channels use the parts they understand."""
 
@@ -100,6 +109,7 @@ class OutboundMessage:
     payload: dict[str, Any] = field(default_factory=dict)  # webhook body
     status_callback: str = ""  # SMS status callback URL
     idempotency_key: str = ""
+    attachments: tuple[Attachment, ...] = ()  # email only
 
 
 @dataclass(frozen=True)
@@ -379,6 +389,8 @@ class EmailChannel:
         )
         if message.html:
             email.attach_alternative(message.html, "text/html")
+        for attachment in message.attachments:
+            email.attach(attachment.filename, attachment.content, attachment.mimetype)
         try:
             sent = email.send(fail_silently=False)
         except smtplib.SMTPAuthenticationError as exc:
@@ -519,15 +531,23 @@ class SinkChannel:
         from delivery.models import SinkMessage
 
         started = time.perf_counter()
+        payload = (
+            {"blocks": message.blocks, "payload": message.payload}
+            if (message.blocks or message.payload)
+            else {}
+        )
+        if message.attachments:
+            payload["attachments"] = [
+                {"filename": a.filename, "mimetype": a.mimetype, "size": len(a.content)}
+                for a in message.attachments
+            ]
         record = SinkMessage.objects.create(
             channel=self.name,
             address=address,
             subject=message.subject,
             text=message.text,
             html=message.html,
-            payload={"blocks": message.blocks, "payload": message.payload}
-            if (message.blocks or message.payload)
-            else {},
+            payload=payload,
         )
         return SendResult(provider_message_id=f"sink-{record.pk}", latency_ms=_elapsed_ms(started))
 

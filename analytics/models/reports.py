@@ -9,9 +9,10 @@ after the last.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
-from django_fsm import FSMField
+from django_fsm import FSMField, transition
 
 
 class TargetKind(models.TextChoices):
@@ -43,6 +44,20 @@ class ReportSchedule(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from analytics.schedules.cron import validate_cron, validate_time_zone
+
+        errors = {}
+        for field, check in (("cron", validate_cron), ("time_zone", validate_time_zone)):
+            try:
+                check(getattr(self, field))
+            except ValidationError as exc:
+                errors[field] = exc.error_list
+        if errors:
+            raise ValidationError(errors)
+
 
 class ReportTarget(models.Model):
     schedule = models.ForeignKey(ReportSchedule, on_delete=models.CASCADE, related_name="targets")
@@ -59,6 +74,29 @@ class ReportTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.address}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+        from django.core.validators import EmailValidator, RegexValidator, URLValidator
+
+        validators = {
+            TargetKind.EMAIL: EmailValidator(message="Enter an e-mail address."),
+            TargetKind.WEBHOOK: URLValidator(
+                schemes=["https", "http"], message="Enter the webhook's http(s) URL."
+            ),
+            TargetKind.SLACK: RegexValidator(
+                r"^([CGDU][A-Z0-9]{6,}|#[a-z0-9][a-z0-9._-]{0,79})$",
+                message="Enter a Slack channel id (C0123ABCD) or #channel-name.",
+            ),
+        }
+        validator = validators.get(self.kind)
+        if validator is not None:
+            try:
+                validator(self.address.strip())
+            except ValidationError as exc:
+                raise ValidationError({"address": exc.error_list}) from exc
+        if not isinstance(self.config, dict):
+            raise ValidationError({"config": "Give the options as a JSON object."})
 
 
 class ExecutionStatus(models.TextChoices):
@@ -88,6 +126,8 @@ class ReportExecution(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     row_count = models.PositiveIntegerField(null=True, blank=True)
+    title = models.CharField(max_length=200, blank=True, help_text="The report's title.")
+    summary = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     csv_file = models.FileField(upload_to=_report_path, blank=True)
     pdf_file = models.FileField(upload_to=_report_path, blank=True)
     error = models.TextField(blank=True)
@@ -147,6 +187,36 @@ class ReportDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.execution_id} → {self.target} ({self.state})"
+
+    # --- transitions (state only; analytics.schedules.services does the rest) -----------
+
+    @transition(
+        field=state,
+        source=[ReportDeliveryState.QUEUED, ReportDeliveryState.RETRYING],
+        target=ReportDeliveryState.SENDING,
+    )
+    def start_sending(self) -> None:
+        pass
+
+    @transition(
+        field=state, source=ReportDeliveryState.SENDING, target=ReportDeliveryState.DELIVERED
+    )
+    def mark_delivered(self) -> None:
+        pass
+
+    @transition(
+        field=state, source=ReportDeliveryState.SENDING, target=ReportDeliveryState.RETRYING
+    )
+    def schedule_retry(self) -> None:
+        pass
+
+    @transition(field=state, source=ReportDeliveryState.SENDING, target=ReportDeliveryState.DEAD)
+    def dead_letter(self) -> None:
+        pass
+
+    @transition(field=state, source=ReportDeliveryState.DEAD, target=ReportDeliveryState.QUEUED)
+    def requeue(self) -> None:
+        pass
 
 
 class ReportDeliveryAttempt(models.Model):
