@@ -550,3 +550,43 @@ if ETL_MODE == "streaming":
         "task": "analytics.etl.consume",
         "schedule": 5.0,
     }
+# Every 6 hours (00:00, 06:00, 12:00, 18:00 UTC): roll engagement metrics up into the daily
+# per-learner and per-cohort figures of the days touched since the last runs.
+CELERY_BEAT_SCHEDULE["analytics-engagement-rollup"] = {
+    "task": "analytics.engagement.rollup",
+    "schedule": crontab(minute=0, hour="*/6"),
+}
+# Safe query console: the database alias it reads (point it at a replica or a SELECT-only
+# role if you have one), the statement timeout of each run and the most rows it returns.
+ANALYTICS_CONSOLE_DATABASE = env_str("ANALYTICS_CONSOLE_DATABASE", "default")
+ANALYTICS_CONSOLE_STATEMENT_TIMEOUT_MS = env_int("ANALYTICS_CONSOLE_STATEMENT_TIMEOUT_MS", 5000)
+ANALYTICS_CONSOLE_MAX_ROWS = env_int("ANALYTICS_CONSOLE_MAX_ROWS", 1000)
+# Monitoring dashboard (the admin index): seconds its figures are cached (0: never).
+ANALYTICS_DASHBOARD_CACHE_SECONDS = env_int("ANALYTICS_DASHBOARD_CACHE_SECONDS", 30)
+# /healthz reports the ETL as "lagging" (status "degraded", still 200) past this many seconds.
+ANALYTICS_ETL_LAG_WARN_SECONDS = env_int("ANALYTICS_ETL_LAG_WARN_SECONDS", 300)
+# Scheduled reports: how long a file link in a delivered report works (seconds), the most
+# rows a PDF shows (the CSV always has every row), the largest CSV + PDF an email attaches
+# (larger runs are sent as links only), when a run stuck in "running" is taken over by the
+# next worker (also the generation task's time limit), schedules and deliveries handled per
+# beat run, and an optional TrueType font for the PDF (default: DejaVu Sans if installed,
+# else the Vera font reportlab ships). Retries follow DELIVERY_RETRY_DELAYS.
+REPORTS_LINK_MAX_AGE = env_int("REPORTS_LINK_MAX_AGE", 7 * 24 * 3600)
+REPORTS_PDF_MAX_ROWS = env_int("REPORTS_PDF_MAX_ROWS", 2000)
+REPORTS_EMAIL_ATTACHMENT_MAX_BYTES = env_int("REPORTS_EMAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+REPORTS_EXECUTION_TIMEOUT_SECONDS = env_int("REPORTS_EXECUTION_TIMEOUT_SECONDS", 1800)
+REPORTS_RUN_DUE_BATCH = env_int("REPORTS_RUN_DUE_BATCH", 500)
+REPORTS_RETRY_BATCH = env_int("REPORTS_RETRY_BATCH", 200)
+REPORTS_PDF_FONT = env_str("REPORTS_PDF_FONT")
+REPORTS_PDF_FONT_BOLD = env_str("REPORTS_PDF_FONT_BOLD")
+# Every minute: open a run for each report schedule whose cron slot has come (each
+# schedule's own cron and time zone decide; this only looks), then send report deliveries
+# whose retry time has come.
+CELERY_BEAT_SCHEDULE["analytics-reports-run-due"] = {
+    "task": "analytics.reports.run_due",
+    "schedule": crontab(minute="*"),
+}
+CELERY_BEAT_SCHEDULE["analytics-reports-retry-due"] = {
+    "task": "analytics.reports.retry_due",
+    "schedule": crontab(minute="*"),
+}

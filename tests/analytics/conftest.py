@@ -7,6 +7,15 @@ from django.test import Client
 from analytics import auth
 from tests.analytics.factories import credential
 
+# Scheduled reports: the test-only report, a media root per test, and every channel pointed
+# at tests/delivery's local servers (fake Slack, SMTP sink, webhook receiver).
+from tests.analytics.scheduled_reports_support import (  # noqa: F401
+    media,
+    report_channels,
+    sales_report,
+)
+from tests.delivery.conftest import live_receiver, providers, smtp_sink  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _forget_credentials():
