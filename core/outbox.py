@@ -62,6 +62,31 @@ def _kick_publisher_on_commit() -> None:
 _KICK_KEY = "outbox:publish-queued"
 
 
+def _set_kick_flag() -> bool:
+    """Set the "a publisher run is queued" flag; False if it was already set.
+
+    Straight to the process's Redis client where there is one: Django's cache builds a new
+    redis-py client object on every call, which costs more than the SET itself, and this
+    runs after every commit that published an event.
+    """
+    client = get_redis()
+    if client is None:
+        from django.core.cache import cache
+
+        return cache.add(_KICK_KEY, 1, timeout=60)
+    return bool(client.set(_KICK_KEY, 1, nx=True, ex=60))
+
+
+def _clear_kick_flag() -> None:
+    client = get_redis()
+    if client is None:
+        from django.core.cache import cache
+
+        cache.delete(_KICK_KEY)
+    else:
+        client.delete(_KICK_KEY)
+
+
 def _kick_publisher() -> None:
     """Enqueue one publisher run unless one is already queued and not yet started.
 
@@ -69,23 +94,19 @@ def _kick_publisher() -> None:
     event committed while a run waits in the queue is picked up by that run; under load this
     saves a broker round trip per commit.
     """
-    from django.core.cache import cache
-
     from core.tasks import outbox_publish_task
 
-    if not cache.add(_KICK_KEY, 1, timeout=60):
+    if not _set_kick_flag():
         return
     try:
         outbox_publish_task.delay()
     except Exception:
-        cache.delete(_KICK_KEY)
+        _clear_kick_flag()
         raise
 
 
 def publisher_started() -> None:
-    from django.core.cache import cache
-
-    cache.delete(_KICK_KEY)
+    _clear_kick_flag()
 
 
 # --- subscribing ------------------------------------------------------------------------
