@@ -24,12 +24,12 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from core import money
-from gift_cards import codes, events
+from gift_cards import codes, events, queries
 from gift_cards.errors import (
     AlreadyRedeemedError,
     BulkLimitError,
@@ -48,7 +48,13 @@ from gift_cards.errors import (
     TransferExceedsCapacityError,
 )
 from gift_cards.models import GiftCard, GiftCardTransaction
-from gift_cards.money import ZERO, as_currency, normalize_currency, parse_amount
+from gift_cards.money import (
+    ZERO,
+    as_currency,
+    normalize_currency,
+    parse_amount,
+    supported_currencies,
+)
 from gift_cards.results import BalanceResult, RedemptionResult, RefundResult, TransferResult
 
 Txn = GiftCardTransaction
@@ -283,6 +289,12 @@ class GiftCardService:
         value = None
         try:
             with transaction.atomic():
+                if requested is not None and connection.vendor == "postgresql":
+                    spent = self._redeem_in_one_statement(code, requested, order_id, key)
+                    if spent is not None:
+                        card, txn = spent
+                        events.gift_card_redeemed_event(card=card, txn=txn)
+                        return self._redemption_result(card, txn, replayed=False)
                 card = self._get(code, lock=True)
                 if amount is not None:
                     value = parse_amount(amount, card.currency, check_maximum=False)
@@ -308,6 +320,21 @@ class GiftCardService:
             if previous is None:
                 raise
             return self._replayed_redemption(card, previous, order_id, value)
+
+    def _redeem_in_one_statement(self, code: object, requested: Decimal, order_id: str, key: str):
+        """The common case in one round trip (gift_cards/queries.py); None: not this way."""
+        _parsed, digest = self._hash_of(code)
+        currencies = [c for c in supported_currencies() if money.has_valid_precision(requested, c)]
+        if requested <= ZERO or not currencies:
+            return None  # the locked path names the refusal
+        return queries.redeem_in_one_statement(
+            code_hash=digest,
+            amount=requested,
+            currencies=currencies,
+            order_id=order_id,
+            idempotency_key=key,
+            now=self.clock(),
+        )
 
     def _redemption_refusal(self, card: GiftCard, value: Decimal | None) -> GiftCardError | None:
         try:
