@@ -145,6 +145,31 @@ def test_partial_redemption_leaves_the_rest(service, card):
     assert _types(card) == ["creation", "redemption"]
 
 
+def test_a_spendable_redemption_touches_the_card_in_one_statement(service, card):
+    # given
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        result = service.redeem(code=card.code, order_id="order-1", amount="30.00")
+    # then: one UPDATE … RETURNING joined to the ledger INSERT, no separate locked read
+    card_statements = [q["sql"] for q in queries if "gift_cards_giftcard" in q["sql"]]
+    assert len(card_statements) == 1
+    assert "FOR UPDATE" not in card_statements[0]
+    assert result.gift_card.balance == Decimal("70.00")
+    assert Txn.objects.get(public_id=result.redemption_id).balance_after == Decimal("70.00")
+
+
+def test_a_refused_redemption_names_its_reason_and_writes_nothing(service, card):
+    # given: an amount with more decimals than USD has
+    with pytest.raises(InvalidAmountError):
+        service.redeem(code=card.code, order_id="order-1", amount="1.005")
+    # then
+    assert _types(card) == ["creation"]
+    assert not OutboxEvent.objects.filter(topic="gift_card.redeemed").exists()
+
+
 def test_redeeming_without_amount_takes_the_whole_balance(service, card):
     result = service.redeem(code=card.code, order_id="order-1")
     assert result.redeemed_amount == Decimal("100.00")
