@@ -92,6 +92,10 @@ def _xapi(handler: Callable[..., HttpResponse], *, check_version: bool = True):
     return wrapped
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _body(request: HttpRequest) -> Any:
     content_type = request.content_type or ""
     if content_type != "application/json":
@@ -104,7 +108,7 @@ def _body(request: HttpRequest) -> Any:
     except RequestDataTooBig as exc:
         raise RequestInvalidError("The request body is too large.", code="too_large") from exc
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise StatementInvalidError(f"The body is not valid JSON: {exc}") from exc
 

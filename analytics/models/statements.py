@@ -59,7 +59,9 @@ class Statement(models.Model):
     refs = models.JSONField(default=dict)
     voids_id = models.UUIDField(null=True, blank=True, help_text="Statement this one voids.")
     voided = models.BooleanField(default=False)
-    # Not indexed: one more index on the ingest path for a rarely used lookup.
+    # Not indexed, and no database constraint: each would cost every ingested row a
+    # lookup (the FK check runs once per row at commit) for a rarely used link; credentials
+    # are revoked, not deleted, and Django still applies SET_NULL if one is.
     credential = models.ForeignKey(
         XapiCredential,
         null=True,
@@ -67,6 +69,7 @@ class Statement(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
 
     class Meta:

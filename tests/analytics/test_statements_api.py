@@ -1,5 +1,6 @@
 """The Statement Resource through HTTP: version header, POST/PUT/GET, conflicts, atomicity."""
 
+import json
 import uuid
 
 import pytest
@@ -114,6 +115,33 @@ def test_invalid_json_is_400_not_500(xapi):
         "/xapi/statements", data="{not json", content_type="application/json", **xapi.headers
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_number_constants_are_400(xapi, constant):
+    # given: a score Python's json would read as a float but JSON does not allow
+    statement = StatementFactory()
+    statement["result"] = {"score": {"raw": "SENTINEL"}}
+    body = json.dumps(statement).replace('"SENTINEL"', constant)
+    # when
+    response = xapi.client.post(
+        "/xapi/statements", data=body, content_type="application/json", **xapi.headers
+    )
+    # then
+    assert response.status_code == 400
+    assert Statement.objects.count() == 0
+
+
+def test_integers_beyond_64_bits_are_stored_exactly(xapi):
+    # given
+    statement = StatementFactory()
+    statement["context"] = {"extensions": {"https://example.com/ext/big": 2**70}}
+    # when
+    response = xapi.post(statement)
+    # then
+    assert response.status_code == 200
+    stored = Statement.objects.get(pk=response.json()[0])
+    assert stored.data["context"]["extensions"]["https://example.com/ext/big"] == 2**70
 
 
 def test_wrong_content_type_is_400(xapi):
