@@ -5,7 +5,10 @@ Serves the app with gunicorn on 127.0.0.1 (a free port, the bench environment), 
 several client threads POST statements in batches of 1 and of 50 for a bounded time
 each, printing statements/s and p50/p99 latency. The baseline is PostgreSQL's COPY of the
 same statements' JSON into a plain table; the last line is the median ratio
-(HTTP ingest rate / COPY rate, batches of 50) over alternating pairs.
+(HTTP ingest rate / COPY rate, batches of 50) over alternating pairs. Before it,
+`xapi_bare_wsgi_copy_ratio` runs the same pairs against tests/benchmarks/xapi_bare_wsgi.py,
+a bare WSGI app that only COPYs each batch and commits: the ceiling of that ratio on the
+machine at hand, since no app that answers after a durable commit can do less.
 """
 
 from __future__ import annotations
@@ -79,12 +82,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
-    env = dict(os.environ, GUNICORN_BIND=f"127.0.0.1:{port}", LOG_LEVEL="WARNING")
+def start_server(port: int, app: str = "config.wsgi", **extra_env: str) -> subprocess.Popen:
+    env = dict(os.environ, GUNICORN_BIND=f"127.0.0.1:{port}", LOG_LEVEL="WARNING", **extra_env)
     server = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
-            "config.wsgi",
+            app,
             "-c",
             str(ROOT / "gunicorn.conf.py"),
             "--access-logfile",
@@ -172,6 +175,36 @@ def copy_rate(bodies: list[str]) -> float:
     return len(rows) / (time.perf_counter() - started)
 
 
+def bare_ratios(auth, rate_50: float) -> list[float]:
+    """(COPY, bare WSGI app) pairs on the same statements: the ceiling of the ratio here."""
+    from urllib.parse import quote
+
+    settings = connection.settings_dict
+    database_url = (
+        f"postgresql://{quote(settings['USER'] or '')}:{quote(settings['PASSWORD'] or '')}"
+        f"@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_xapi_bare (doc jsonb)")
+    port = free_port()
+    server = start_server(port, "tests.benchmarks.xapi_bare_wsgi", BARE_DATABASE_URL=database_url)
+    url = f"http://127.0.0.1:{port}/xapi/statements"
+    ratios = []
+    try:
+        post_for(url, auth, make_batches(40, 50), 1.0)
+        for _ in range(PAIRS):
+            bodies = make_batches(int(rate_50 * 3 * PAIR_SECONDS / 50 * 1.3) + 4, 50)
+            baseline = copy_rate(bodies)
+            bare, _latencies, _sent = post_for(url, auth, bodies, PAIR_SECONDS)
+            ratios.append(bare / baseline)
+    finally:
+        server.terminate()
+        server.wait(20)
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_xapi_bare")
+    return ratios
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -206,6 +239,11 @@ def main() -> None:
             copy_rates.append(baseline)
             ratios.append(project / baseline)
         print(f"copy_jsonb_rate: {statistics.median(copy_rates):.0f} statements/s")
+        server.terminate()
+        server.wait(20)
+        # The same pairs against a bare WSGI app that only COPYs and commits: what the ratio
+        # can be at most on this machine with these clients, whatever the app does.
+        print(f"xapi_bare_wsgi_copy_ratio: {statistics.median(bare_ratios(auth, rate_50)):.3f}")
         print(f"ratio: {statistics.median(ratios):.3f}")
     finally:
         server.terminate()
