@@ -34,17 +34,12 @@ from analytics.schedules import cron as report_cron
 from analytics.schedules import services as report_services
 from analytics.schedules.errors import ReportScheduleError
 from analytics.schedules.links import FILE_KINDS, file_path
+from core.admin import ReadOnlyAdmin as BaseReadOnlyAdmin
+from core.admin import ReadOnlyInline
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+class ReadOnlyAdmin(BaseReadOnlyAdmin):
+    deletable = False
 
 
 class StatementFlatInline(admin.StackedInline):
@@ -428,10 +423,8 @@ class ReportScheduleAdmin(admin.ModelAdmin):
         )
 
 
-class ReportDeliveryInline(admin.TabularInline):
+class ReportDeliveryInline(ReadOnlyInline):
     model = ReportDelivery
-    extra = 0
-    can_delete = False
     show_change_link = True
     fields = [
         "target",
@@ -443,9 +436,6 @@ class ReportDeliveryInline(admin.TabularInline):
         "last_error",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ReportExecution)
@@ -495,10 +485,8 @@ class ReportExecutionAdmin(ReadOnlyAdmin):
         )
 
 
-class ReportDeliveryAttemptInline(admin.TabularInline):
+class ReportDeliveryAttemptInline(ReadOnlyInline):
     model = ReportDeliveryAttempt
-    extra = 0
-    can_delete = False
     fields = [
         "number",
         "created_at",
@@ -509,9 +497,6 @@ class ReportDeliveryAttemptInline(admin.TabularInline):
         "metadata",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ReportDelivery)

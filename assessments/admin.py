@@ -1,16 +1,7 @@
 from django.contrib import admin
 
 from assessments.models import AssessmentResult, ReviewItem
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Answers and reviews are written by submit_answer only; staff read them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+from core.admin import ReadOnlyAdmin  # answers and reviews are written by submit_answer only
 
 
 @admin.register(AssessmentResult)

@@ -6,12 +6,36 @@ from core.models import Heartbeat, JobRun, OutboxEvent, ProcessedEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Log tables: staff read them, nobody edits them by hand."""
+    """Log tables: staff read them, nobody edits them by hand.
+
+    `deletable = False` forbids deleting too (records other rows point at, append-only logs).
+    """
+
+    deletable = True
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return self.deletable and super().has_delete_permission(request, obj)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under their parent, written only by services: no add, edit or delete."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -6,6 +6,7 @@ from django.urls import path
 from django.utils.html import format_html_join
 from django_fsm.admin import FSMAdminMixin
 
+from core.admin import ReadOnlyAdmin as BaseReadOnlyAdmin
 from delivery.errors import DeliveryError
 from delivery.models import (
     ConsentRecord,
@@ -22,15 +23,8 @@ from delivery.services import consent_change, task_requeue
 from learners.models import Channel
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(BaseReadOnlyAdmin):
+    deletable = False
 
 
 @admin.register(SinkMessage)

@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
+from core.admin import ReadOnlyInline
 from gift_cards.errors import GiftCardError
 from gift_cards.models import GiftCard, GiftCardTransaction
 from gift_cards.selectors import gift_card_liability_by_currency, gift_card_liability_report
@@ -37,24 +38,13 @@ LEDGER_FIELDS = (
 )
 
 
-class GiftCardTransactionInline(admin.TabularInline):
+class GiftCardTransactionInline(ReadOnlyInline):
     model = GiftCardTransaction
     fields = LEDGER_FIELDS
     readonly_fields = LEDGER_FIELDS
     ordering = ("id",)
-    extra = 0
-    can_delete = False
     verbose_name = "ledger row"
     verbose_name_plural = "ledger"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class VoidForm(forms.Form):

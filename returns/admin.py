@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django_fsm.admin import FSMAdminMixin
 
+from core.admin import ReadOnlyInline
 from core.errors import DomainError
 from returns.models import (
     Order,
@@ -29,17 +30,6 @@ from returns.models import (
 )
 from returns.selectors import QUEUE_STEPS, is_returns_staff, return_request_queue
 from returns.services import ReturnsService
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class ReturnItemInline(ReadOnlyInline):
