@@ -65,24 +65,30 @@ _COMPONENTS_BY_INTERACTION = {
     "target": {"matching"},
     "steps": {"performance"},
 }
-_CONTEXT_ACTIVITY_KEYS = {"parent", "grouping", "category", "other"}
+_CONTEXT_ACTIVITY_KEYS = frozenset({"parent", "grouping", "category", "other"})
 
 
 def _fail(path: str, reason: str) -> None:
     raise StatementInvalidError(f"{path}: {reason}", path=path)
 
 
-def _object(value: Any, path: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
+def _object(
+    value: Any, path: str, allowed: frozenset[str], required: frozenset[str] = frozenset()
+) -> dict:
     if not isinstance(value, dict):
         _fail(path, "must be a JSON object")
-    for key, item in value.items():
-        if key not in allowed:
-            _fail(f"{path}.{key}", "is not a property defined here by xAPI 1.0.3")
-        if item is None:
-            _fail(f"{path}.{key}", "must not be null")
-    for key in sorted(required):
-        if key not in value:
-            _fail(f"{path}.{key}", "is required")
+    # Set operations first (every object of every statement comes through here); the loops
+    # only run to name the first offender, in document order.
+    if not allowed.issuperset(value) or None in value.values():
+        for key, item in value.items():
+            if key not in allowed:
+                _fail(f"{path}.{key}", "is not a property defined here by xAPI 1.0.3")
+            if item is None:
+                _fail(f"{path}.{key}", "must not be null")
+    if not required.issubset(value):
+        for key in sorted(required):
+            if key not in value:
+                _fail(f"{path}.{key}", "is required")
     return value
 
 
@@ -169,6 +175,35 @@ def parse_duration(value: str) -> timedelta:
 # --- agents -----------------------------------------------------------------------------
 
 _IFI_KEYS = ("mbox", "mbox_sha1sum", "openid", "account")
+# The properties each kind of object may have (xAPI 1.0.3 Data §2.4), and those it must.
+_ACCOUNT_KEYS = frozenset({"homePage", "name"})
+_AGENT_KEYS = frozenset({"objectType", "name", *_IFI_KEYS})
+_GROUP_KEYS = frozenset({"objectType", "name", "member", *_IFI_KEYS})
+_OBJECT_TYPE = frozenset({"objectType"})
+_VERB_KEYS = frozenset({"id", "display"})
+_ID = frozenset({"id"})
+_COMPONENT_KEYS = frozenset({"id", "description"})
+_ACTIVITY_KEYS = frozenset({"objectType", "id", "definition"})
+_STATEMENT_REF_KEYS = frozenset({"objectType", "id"})
+_RESULT_KEYS = frozenset({"score", "success", "completion", "response", "duration", "extensions"})
+_SCORE_KEYS = frozenset({"scaled", "raw", "min", "max"})
+_CONTEXT_KEYS = frozenset(
+    {
+        "registration",
+        "instructor",
+        "team",
+        "contextActivities",
+        "revision",
+        "platform",
+        "language",
+        "statement",
+        "extensions",
+    }
+)
+_ATTACHMENT_KEYS = frozenset(
+    {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}
+)
+_ATTACHMENT_REQUIRED = frozenset({"usageType", "display", "contentType", "length", "sha2"})
 
 
 def _ifi(value: dict, path: str) -> list[str]:
@@ -184,7 +219,7 @@ def _ifi(value: dict, path: str) -> list[str]:
         elif key == "openid":
             _iri(item, f"{path}.openid")
         else:
-            account = _object(item, f"{path}.account", {"homePage", "name"}, {"homePage", "name"})
+            account = _object(item, f"{path}.account", _ACCOUNT_KEYS, _ACCOUNT_KEYS)
             _iri(account["homePage"], f"{path}.account.homePage")
             _string(account["name"], f"{path}.account.name")
     return present
@@ -195,7 +230,7 @@ def validate_agent(value: Any, path: str, *, object_type_required: bool = False)
     if isinstance(value, dict) and value.get("objectType") == "Group":
         _validate_group(value, path)
         return
-    agent = _object(value, path, {"objectType", "name", *_IFI_KEYS})
+    agent = _object(value, path, _AGENT_KEYS)
     if object_type_required and "objectType" not in agent:
         _fail(f"{path}.objectType", "is required here")
     if "objectType" in agent and agent["objectType"] != "Agent":
@@ -207,7 +242,7 @@ def validate_agent(value: Any, path: str, *, object_type_required: bool = False)
 
 
 def _validate_group(value: dict, path: str) -> None:
-    group = _object(value, path, {"objectType", "name", "member", *_IFI_KEYS}, {"objectType"})
+    group = _object(value, path, _GROUP_KEYS, _OBJECT_TYPE)
     if "name" in group:
         _string(group["name"], f"{path}.name")
     ifis = _ifi(group, path)
@@ -228,7 +263,7 @@ def _validate_group(value: dict, path: str) -> None:
 
 
 def _validate_verb(value: Any, path: str) -> str:
-    verb = _object(value, path, {"id", "display"}, {"id"})
+    verb = _object(value, path, _VERB_KEYS, _ID)
     _iri(verb["id"], f"{path}.id")
     if "display" in verb:
         _language_map(verb["display"], f"{path}.display")
@@ -240,7 +275,7 @@ def _validate_interaction_components(value: Any, path: str) -> None:
         _fail(path, "must be an array of interaction components")
     seen: set[str] = set()
     for index, component in enumerate(value):
-        item = _object(component, f"{path}[{index}]", {"id", "description"}, {"id"})
+        item = _object(component, f"{path}[{index}]", _COMPONENT_KEYS, _ID)
         component_id = _string(item["id"], f"{path}[{index}].id")
         if component_id in seen:
             _fail(f"{path}[{index}].id", "must be unique within the list")
@@ -249,8 +284,8 @@ def _validate_interaction_components(value: Any, path: str) -> None:
             _language_map(item["description"], f"{path}[{index}].description")
 
 
-def _validate_activity_definition(value: Any, path: str) -> None:
-    allowed = {
+_DEFINITION_KEYS = frozenset(
+    {
         "name",
         "description",
         "type",
@@ -260,7 +295,11 @@ def _validate_activity_definition(value: Any, path: str) -> None:
         "correctResponsesPattern",
         *_INTERACTION_COMPONENT_LISTS,
     }
-    definition = _object(value, path, allowed)
+)
+
+
+def _validate_activity_definition(value: Any, path: str) -> None:
+    definition = _object(value, path, _DEFINITION_KEYS)
     for key in ("name", "description"):
         if key in definition:
             _language_map(definition[key], f"{path}.{key}")
@@ -287,7 +326,7 @@ def _validate_activity_definition(value: Any, path: str) -> None:
 
 
 def validate_activity(value: Any, path: str) -> str:
-    activity = _object(value, path, {"objectType", "id", "definition"}, {"id"})
+    activity = _object(value, path, _ACTIVITY_KEYS, _ID)
     if activity.get("objectType", "Activity") != "Activity":
         _fail(f"{path}.objectType", "must be 'Activity'")
     _iri(activity["id"], f"{path}.id")
@@ -305,26 +344,12 @@ def _validate_object(value: Any, path: str, *, in_substatement: bool) -> str:
     elif object_type in ("Agent", "Group"):
         validate_agent(value, path, object_type_required=True)
     elif object_type == "StatementRef":
-        ref = _object(value, path, {"objectType", "id"}, {"objectType", "id"})
+        ref = _object(value, path, _STATEMENT_REF_KEYS, _STATEMENT_REF_KEYS)
         _uuid(ref["id"], f"{path}.id")
     elif object_type == "SubStatement":
         if in_substatement:
             _fail(path, "a SubStatement cannot contain a SubStatement")
-        _validate_statement_body(
-            value,
-            path,
-            allowed={
-                "objectType",
-                "actor",
-                "verb",
-                "object",
-                "result",
-                "context",
-                "timestamp",
-                "attachments",
-            },
-            in_substatement=True,
-        )
+        _validate_statement_body(value, path, allowed=_SUBSTATEMENT_KEYS, in_substatement=True)
     else:
         _fail(f"{path}.objectType", "must be Activity, Agent, Group, StatementRef or SubStatement")
     return object_type
@@ -334,11 +359,9 @@ def _validate_object(value: Any, path: str, *, in_substatement: bool) -> str:
 
 
 def _validate_result(value: Any, path: str) -> None:
-    result = _object(
-        value, path, {"score", "success", "completion", "response", "duration", "extensions"}
-    )
+    result = _object(value, path, _RESULT_KEYS)
     if "score" in result:
-        score = _object(result["score"], f"{path}.score", {"scaled", "raw", "min", "max"})
+        score = _object(result["score"], f"{path}.score", _SCORE_KEYS)
         for key in score:
             _number(score[key], f"{path}.score.{key}")
         if "scaled" in score and not -1 <= score["scaled"] <= 1:
@@ -363,21 +386,7 @@ def _validate_result(value: Any, path: str) -> None:
 
 
 def _validate_context(value: Any, path: str, *, object_type: str) -> None:
-    context = _object(
-        value,
-        path,
-        {
-            "registration",
-            "instructor",
-            "team",
-            "contextActivities",
-            "revision",
-            "platform",
-            "language",
-            "statement",
-            "extensions",
-        },
-    )
+    context = _object(value, path, _CONTEXT_KEYS)
     if "registration" in context:
         _uuid(context["registration"], f"{path}.registration")
     if "instructor" in context:
@@ -405,7 +414,7 @@ def _validate_context(value: Any, path: str, *, object_type: str) -> None:
     ):
         _fail(f"{path}.language", "must be an RFC 5646 language tag")
     if "statement" in context:
-        ref = _object(context["statement"], f"{path}.statement", {"objectType", "id"}, {"id"})
+        ref = _object(context["statement"], f"{path}.statement", _STATEMENT_REF_KEYS, _ID)
         if ref.get("objectType", "StatementRef") != "StatementRef":
             _fail(f"{path}.statement.objectType", "must be 'StatementRef'")
         _uuid(ref["id"], f"{path}.statement.id")
@@ -418,12 +427,7 @@ def _validate_attachments(value: Any, path: str) -> None:
         _fail(path, "must be an array")
     for index, attachment in enumerate(value):
         item_path = f"{path}[{index}]"
-        item = _object(
-            attachment,
-            item_path,
-            {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"},
-            {"usageType", "display", "contentType", "length", "sha2"},
-        )
+        item = _object(attachment, item_path, _ATTACHMENT_KEYS, _ATTACHMENT_REQUIRED)
         _iri(item["usageType"], f"{item_path}.usageType")
         _language_map(item["display"], f"{item_path}.display")
         if "description" in item:
@@ -440,25 +444,31 @@ def _validate_attachments(value: Any, path: str) -> None:
 
 # --- statement --------------------------------------------------------------------------
 
-_STATEMENT_KEYS = {
-    "id",
-    "actor",
-    "verb",
-    "object",
-    "result",
-    "context",
-    "timestamp",
-    "stored",
-    "authority",
-    "version",
-    "attachments",
-}
+_SUBSTATEMENT_KEYS = frozenset(
+    {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
+)
+_STATEMENT_KEYS = frozenset(
+    {
+        "id",
+        "actor",
+        "verb",
+        "object",
+        "result",
+        "context",
+        "timestamp",
+        "stored",
+        "authority",
+        "version",
+        "attachments",
+    }
+)
+_STATEMENT_REQUIRED = frozenset({"actor", "verb", "object"})
 
 
 def _validate_statement_body(
-    value: Any, path: str, *, allowed: set[str], in_substatement: bool
+    value: Any, path: str, *, allowed: frozenset[str], in_substatement: bool
 ) -> None:
-    statement = _object(value, path, allowed, {"actor", "verb", "object"})
+    statement = _object(value, path, allowed, _STATEMENT_REQUIRED)
     validate_agent(statement["actor"], f"{path}.actor")
     verb_id = _validate_verb(statement["verb"], f"{path}.verb")
     object_type = _validate_object(
