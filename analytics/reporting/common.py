@@ -19,6 +19,7 @@ from rest_framework import serializers
 
 from analytics.handlers import VERBS
 from analytics.models import StatementFlat
+from core.api.fields import SlugRelatedField
 
 COMPLETED = VERBS["completed"][0]
 RECEIVED = VERBS["delivered"][0]
@@ -200,11 +201,11 @@ def lesson_field(**kwargs: Any) -> serializers.PrimaryKeyRelatedField:
     return serializers.PrimaryKeyRelatedField(queryset=Microlesson.objects.all(), **kwargs)
 
 
-def topic_field(**kwargs: Any) -> serializers.SlugRelatedField:
+def topic_field(**kwargs: Any) -> SlugRelatedField:
     from lessons.models import Topic
 
     kwargs.setdefault("help_text", "Topic slug.")
-    return serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all(), **kwargs)
+    return SlugRelatedField(slug_field="slug", queryset=Topic.objects.all(), **kwargs)
 
 
 def learners_in(cohort) -> QuerySet:

@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from core.api.fields import SlugRelatedField
 from learners.models import Channel, KnowledgeLevel, Role, validate_e164, validate_time_zone
 from lessons.models import (
     LearningPath,
@@ -33,7 +34,7 @@ class TopicSerializer(serializers.ModelSerializer):
 class MicrolessonSerializer(serializers.ModelSerializer):
     """Staff view: every field, the answer included. Quiz rules as in the model."""
 
-    topic = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
+    topic = SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
 
     class Meta:
         model = Microlesson

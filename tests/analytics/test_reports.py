@@ -692,6 +692,8 @@ def test_unknown_report_is_404(staff):
         ("engagement", {"cohort_kind": "galaxy"}, "cohort_kind"),
         ("item-analysis", {}, "topic"),
         ("item-analysis", {"topic": "no-such-topic"}, "topic"),
+        ("item-analysis", {"topic": "til\x00ls"}, "topic"),
+        ("cohort-completions", {"cohort": 1, "topic": "\x00"}, "topic"),
         ("item-analysis", {"topic": "tills", "min_answers": 0}, "min_answers"),
     ],
 )

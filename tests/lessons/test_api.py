@@ -111,6 +111,11 @@ def test_staff_lesson_api_needs_permissions_and_validates_the_quiz(
         "/api/v1/lessons/", {**lesson, "quiz_options": ["a"], "correct_answer": 0}, format="json"
     )
     assert bad.status_code == 400 and "quiz_options" in bad.json()["errors"]
+    # a NUL in the topic slug is a field error, not a database error
+    bad = api_client.post(
+        "/api/v1/lessons/", {**lesson, "topic": "returns\x00", "correct_answer": 1}, format="json"
+    )
+    assert bad.status_code == 400 and "topic" in bad.json()["errors"]
     ok = api_client.post("/api/v1/lessons/", {**lesson, "correct_answer": 1}, format="json")
     assert ok.status_code == 201, ok.json()
 
