@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -35,6 +36,19 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if retry_after is not None:
             response["Retry-After"] = str(int(retry_after))
         return response
+
+    if isinstance(exc, ProtectedError | RestrictedError):
+        # Deleting something other records still point at: the client's request conflicts
+        # with the data, so say what holds it instead of failing with a 500.
+        holders = sorted({str(obj._meta.verbose_name_plural) for obj in exc.args[1]})
+        return Response(
+            {
+                "code": "protected",
+                "message": f"It cannot be deleted while {', '.join(holders)} refer to it.",
+                "referenced_by": holders,
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
 
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))

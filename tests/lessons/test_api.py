@@ -215,3 +215,23 @@ def test_registration_validates_choices_in_the_serializer(api_client, bank):
     )
     assert response.status_code == 400
     assert {"preferred_channel", "knowledge_level", "time_zone"} <= set(response.json()["errors"])
+
+
+def test_deleting_a_lesson_that_was_delivered_is_a_409_naming_what_holds_it(
+    api_client, staff_user, grant
+):
+    # given: a lesson a delivery task points at (a protected foreign key)
+    from lessons.models import Microlesson
+    from tests.delivery.factories import DeliveryTaskFactory
+
+    lesson = MicrolessonFactory()
+    DeliveryTaskFactory(microlesson=lesson)
+    api_client.force_authenticate(grant(staff_user, "lessons.delete_microlesson"))
+    # when
+    response = api_client.delete(f"/api/v1/lessons/{lesson.pk}/")
+    # then
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "protected"
+    assert body["referenced_by"] == ["delivery tasks"]
+    assert Microlesson.objects.filter(pk=lesson.pk).exists()
