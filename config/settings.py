@@ -525,6 +525,8 @@ CELERY_BEAT_SCHEDULE["returns-retry-refunds"] = {
 # (a revoked credential stops working everywhere within this many seconds).
 XAPI_BASE_IRI = env_str("XAPI_BASE_IRI", "https://frontline.example").rstrip("/")
 XAPI_MAX_BATCH = env_int("XAPI_MAX_BATCH", 1000)
+# From this many statements a POST is stored by COPY, below it by one INSERT (faster there).
+XAPI_COPY_MIN_BATCH = env_int("XAPI_COPY_MIN_BATCH", 20)
 XAPI_PAGE_SIZE_MAX = env_int("XAPI_PAGE_SIZE_MAX", 500)
 XAPI_CREDENTIAL_CACHE_SECONDS = env_int("XAPI_CREDENTIAL_CACHE_SECONDS", 30)
 # Key of the HMAC under which client secrets are stored (empty: SECRET_KEY).

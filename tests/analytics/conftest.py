@@ -71,3 +71,10 @@ def xapi_credential(db):
 def xapi(xapi_credential) -> XapiClient:
     cred, secret = xapi_credential
     return XapiClient(cred.key, secret)
+
+
+@pytest.fixture(params=["insert", "copy"])
+def ingest_path(request, settings):
+    """Run a test through each autocommit fast path of statements_store (INSERT, COPY)."""
+    settings.XAPI_COPY_MIN_BATCH = 1 if request.param == "copy" else 1_000_000
+    return request.param

@@ -11,7 +11,7 @@ from analytics.models import Statement
 from tests.analytics.conftest import XapiClient
 from tests.analytics.factories import StatementFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ingest_path")]
 
 
 def _race(client: XapiClient, bodies):

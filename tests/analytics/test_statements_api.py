@@ -8,7 +8,7 @@ import pytest
 from analytics.models import Statement
 from tests.analytics.factories import AgentFactory, StatementFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ingest_path")]
 
 
 # --- version header ---------------------------------------------------------------------
@@ -67,6 +67,22 @@ def test_post_one_statement_stores_it_and_returns_its_id(xapi, xapi_credential):
     assert stored.data["version"] == "1.0.0"
     assert stored.data["authority"]["account"]["name"] == xapi_credential[0].key
     assert stored.credential_id == xapi_credential[0].pk
+
+
+def test_a_new_batch_is_stored_by_one_insert_or_by_copy(xapi, ingest_path):
+    # given
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = xapi.post([StatementFactory() for _ in range(3)])
+    # then: no transaction, and the rows went in the way the batch size picks
+    assert response.status_code == 200
+    statements = [q["sql"].split()[0] for q in queries if "analytics_statement" in q["sql"]]
+    assert statements == (["SELECT", "COPY"] if ingest_path == "copy" else ["INSERT"])
+    assert not any(q["sql"].startswith(("BEGIN", "SAVEPOINT")) for q in queries)
+    assert Statement.objects.count() == 3
 
 
 def test_post_generates_missing_ids_and_keeps_order(xapi):

@@ -9,7 +9,7 @@ import pytest
 from analytics.models import Statement
 from tests.analytics.factories import ActivityFactory, AgentFactory, StatementFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ingest_path")]
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
