@@ -2,10 +2,13 @@
 Writes of the learning record store.
 
 `statements_store()` is the one way statements get in (the xAPI API, `record_statement()`
-for Frontline's own events, the outbox handlers): validate everything first, then one
-transaction with a single multi-row INSERT … ON CONFLICT DO NOTHING RETURNING id. Ids that
-did not insert already exist: identical content is accepted, different content raises 409
-and rolls the whole batch back. The caller's 200/204 follows the commit.
+for Frontline's own events, the outbox handlers): validate everything first. A batch of
+new statements outside any transaction is then one autocommit INSERT (small batches) or
+COPY (large ones), all or nothing. Anything else (a repeated id, a voiding statement, a
+caller's transaction) takes one transaction with a multi-row INSERT … ON CONFLICT DO
+NOTHING RETURNING id: ids that did not insert already exist, identical content is
+accepted, different content raises 409 and rolls the whole batch back. The caller's
+200/204 follows the commit.
 """
 
 from __future__ import annotations
