@@ -26,6 +26,13 @@ RECEIVED = VERBS["delivered"][0]
 ANSWERED = VERBS["answered"][0]
 
 GRANULARITIES = ("day", "week", "month")
+# The columns that open every report with a row per learner (values_list pk first).
+LEARNER_COLUMNS = (
+    ("learner_id", "Learner id"),
+    ("employee_id", "Employee id"),
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+)
 MAX_SPAN_DAYS = 366
 
 

@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from analytics.reporting.base import QueryRows, Report, ReportTable, register
 from analytics.reporting.common import (
+    LEARNER_COLUMNS,
     RECEIVED,
     DateRangeParameters,
     cohort_field,
@@ -56,10 +57,7 @@ class CohortCompletionsReport(Report):
     )
     paginated = True
     columns = [
-        ("learner_id", "Learner id"),
-        ("employee_id", "Employee id"),
-        ("first_name", "First name"),
-        ("last_name", "Last name"),
+        *LEARNER_COLUMNS,
         ("lessons_completed", "Lessons completed"),
         ("first_completed_at", "First completed at"),
         ("last_completed_at", "Last completed at"),
@@ -133,10 +131,7 @@ class LessonIncompleteReport(Report):
     )
     paginated = True
     columns = [
-        ("learner_id", "Learner id"),
-        ("employee_id", "Employee id"),
-        ("first_name", "First name"),
-        ("last_name", "Last name"),
+        *LEARNER_COLUMNS,
         ("email", "Email"),
         ("preferred_channel", "Preferred channel"),
         ("received_at", "Received at"),

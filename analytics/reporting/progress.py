@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from analytics.reporting.base import QueryRows, Report, ReportTable, register
 from analytics.reporting.common import (
+    LEARNER_COLUMNS,
     cohort_field,
     describe,
     learner_actor_key,
@@ -68,10 +69,7 @@ class LearnerProgressReport(Report):
     )
     paginated = True
     columns = [
-        ("learner_id", "Learner id"),
-        ("employee_id", "Employee id"),
-        ("first_name", "First name"),
-        ("last_name", "Last name"),
+        *LEARNER_COLUMNS,
         ("store", "Store"),
         ("paths", "Learning paths"),
         ("paths_completed", "Paths completed"),
