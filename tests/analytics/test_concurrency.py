@@ -1,35 +1,25 @@
 """Concurrent writers of one statement id, and 'a 200 means committed', on real PostgreSQL."""
 
-import threading
 import uuid
 
 import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from analytics.models import Statement
 from tests.analytics.conftest import XapiClient
 from tests.analytics.factories import StatementFactory
+from tests.concurrency import run_in_threads
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ingest_path")]
 
 
 def _race(client: XapiClient, bodies):
-    barrier = threading.Barrier(len(bodies))
-    statuses = [None] * len(bodies)
-
-    def send(index, body):
-        try:
-            barrier.wait()
-            statuses[index] = client.put(body["id"], body).status_code
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=send, args=(i, b)) for i, b in enumerate(bodies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    """PUT each body from its own thread at the same instant; the status codes in order."""
+    statuses, errors = run_in_threads(
+        *[lambda body=body: client.put(body["id"], body).status_code for body in bodies]
+    )
+    assert errors == [None] * len(bodies)
     return statuses
 
 

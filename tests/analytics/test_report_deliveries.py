@@ -6,7 +6,6 @@ even with two workers."""
 
 import datetime
 import json
-import threading
 from email import message_from_bytes, policy
 
 import pytest
@@ -33,6 +32,7 @@ from tests.analytics.scheduled_reports_support import (
     pdf_text,
     run_once,
 )
+from tests.concurrency import run_in_threads
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sales_report", "media")]
 
@@ -397,24 +397,13 @@ def test_two_workers_sending_the_same_delivery_send_it_once(report_channels, tas
     # (tasks_queued: the run's deliver task waits on the broker instead of sending at once)
     delivery = _delivery(TargetKind.SLACK, SLACK_CHANNEL)
     report_channels.delay("slack", 0.5)  # the first worker holds the row during the call
-    barrier = threading.Barrier(2)
-    outcomes = []
 
-    def worker():
-        from django.db import connection
+    def send():
+        outcome = services.report_delivery_send(delivery_id=delivery.pk)
+        return outcome.result if outcome else None
 
-        try:
-            barrier.wait()
-            outcome = services.report_delivery_send(delivery_id=delivery.pk)
-            outcomes.append(outcome.result if outcome else None)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes, errors = run_in_threads(send, send)
+    assert errors == [None, None]
     assert sorted(outcomes, key=str) == [None, "delivered"]
     assert len(report_channels.accepted_for("slack")) == 1
     assert _reload(delivery).attempts.count() == 1

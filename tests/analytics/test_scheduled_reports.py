@@ -5,7 +5,6 @@ the beat tasks and the admin."""
 import csv
 import datetime
 import io
-import threading
 from decimal import Decimal
 
 import pytest
@@ -34,6 +33,7 @@ from tests.analytics.scheduled_reports_support import (
     pdf_text,
     run_once,
 )
+from tests.concurrency import run_in_threads
 from tests.learners.factories import CohortFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sales_report", "media")]
@@ -312,26 +312,11 @@ def test_concurrent_beat_runs_on_postgresql_open_one_run_per_slot():
     assert connection.vendor == "postgresql"
     schedules = [make_schedule(name=f"S{i}", next_run_at=at(2026, 3, 2, 7)) for i in range(3)]
     now = at(2026, 3, 2, 7, 0)
-    barrier = threading.Barrier(4)
-    results, errors = [], []
-
-    def worker():
-        from django.db import connection as thread_connection
-
-        try:
-            barrier.wait()
-            results.append(services.report_schedules_run_due(now=now))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            thread_connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    # when four beat processes run at once
+    results, errors = run_in_threads(
+        *[lambda: services.report_schedules_run_due(now=now) for _ in range(4)]
+    )
+    assert errors == [None] * 4
     # then each schedule ran exactly once for the 07:00 slot, by whichever worker claimed it
     assert sorted(e for r in results for e in r.executions) == sorted(
         ReportExecution.objects.values_list("pk", flat=True)
@@ -344,26 +329,14 @@ def test_concurrent_beat_runs_on_postgresql_open_one_run_per_slot():
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_inserts_of_one_slot_store_one_run():
     schedule = make_schedule(next_run_at=at(2026, 3, 2, 7))
-    barrier = threading.Barrier(4)
-    created = []
 
-    def worker():
-        from django.db import connection as thread_connection
+    def create():
+        return ReportExecution.objects.get_or_create(
+            schedule=schedule, scheduled_for=at(2026, 3, 2, 7), defaults={"report": "x"}
+        )[1]
 
-        try:
-            barrier.wait()
-            _, was_created = ReportExecution.objects.get_or_create(
-                schedule=schedule, scheduled_for=at(2026, 3, 2, 7), defaults={"report": "x"}
-            )
-            created.append(was_created)
-        finally:
-            thread_connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    created, errors = run_in_threads(*[create] * 4)
+    assert errors == [None] * 4
     assert sorted(created) == [False, False, False, True]
     assert ReportExecution.objects.count() == 1
 

@@ -1,12 +1,10 @@
 """Concurrency: real threads, each with its own PostgreSQL connection and transaction."""
 
-import threading
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from gift_cards.errors import (
@@ -19,32 +17,9 @@ from gift_cards.errors import (
 from gift_cards.models import GiftCard, GiftCardTransaction
 from gift_cards.selectors import gift_card_ledger_drift
 from gift_cards.services import GiftCardService
+from tests.concurrency import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_in_threads(*jobs, timeout=120):
-    """Start every job at the same instant (a barrier); return (results, errors) in order."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-    errors = [None] * len(jobs)
-
-    def runner(i, job):
-        try:
-            barrier.wait()
-            results[i] = job()
-        except BaseException as exc:  # collected and asserted by the test
-            errors[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results, errors
 
 
 def ledger_sum(card) -> Decimal:
