@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from analytics import selectors, services
 from analytics.models import EtlCheckpoint, QueryRun, Statement, StatementFlat, XapiCredential
 from analytics.models.engagement import (
+    COUNT_FIELDS,
     CohortEngagementDay,
     EngagementMetric,
     LearnerEngagementDay,
@@ -203,14 +204,7 @@ class EngagementMetricAdmin(ReadOnlyAdmin):
 
 
 class _EngagementDayAdmin(ReadOnlyAdmin):
-    counts = [
-        "lessons_sent",
-        "lessons_started",
-        "lessons_completed",
-        "assessments_taken",
-        "reminders_sent",
-        "channel_changes",
-    ]
+    counts = list(COUNT_FIELDS)
     date_hierarchy = "day"
     show_full_result_count = False
 

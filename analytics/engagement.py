@@ -42,22 +42,12 @@ from analytics.models import (
     EtlCheckpoint,
     LearnerEngagementDay,
 )
-from analytics.models.engagement import EngagementChannel
+from analytics.models.engagement import COUNT_COLUMNS, COUNT_FIELDS, EngagementChannel
 from core.outbox import subscribe
 
 logger = logging.getLogger(__name__)
 
 ROLLUP_CHECKPOINT = "engagement.rollup"
-
-# Column of the daily rollups for each event type.
-COUNT_COLUMNS = {
-    EngagementEvent.LESSON_SENT: "lessons_sent",
-    EngagementEvent.LESSON_STARTED: "lessons_started",
-    EngagementEvent.LESSON_COMPLETED: "lessons_completed",
-    EngagementEvent.ASSESSMENT_TAKEN: "assessments_taken",
-    EngagementEvent.REMINDER_SENT: "reminders_sent",
-    EngagementEvent.CHANNEL_CHANGED: "channel_changes",
-}
 
 
 # --- recording --------------------------------------------------------------------------
@@ -216,7 +206,7 @@ def _upsert_tail(keys: str, columns: list[str]) -> str:
     return f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
 
 
-_COUNTS = list(COUNT_COLUMNS.values())
+_COUNTS = list(COUNT_FIELDS)
 
 
 def _rollup_learner_days_touched(first_id: int, last_id: int, stamp) -> int:

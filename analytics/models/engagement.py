@@ -55,6 +55,18 @@ class EngagementMetric(models.Model):
         return f"{self.learner_id} {self.event_type} {self.recorded_at:%Y-%m-%d %H:%M}"
 
 
+# Column of the daily rollups for each event type, and those columns in report order.
+COUNT_COLUMNS = {
+    EngagementEvent.LESSON_SENT: "lessons_sent",
+    EngagementEvent.LESSON_STARTED: "lessons_started",
+    EngagementEvent.LESSON_COMPLETED: "lessons_completed",
+    EngagementEvent.ASSESSMENT_TAKEN: "assessments_taken",
+    EngagementEvent.REMINDER_SENT: "reminders_sent",
+    EngagementEvent.CHANNEL_CHANGED: "channel_changes",
+}
+COUNT_FIELDS = tuple(COUNT_COLUMNS.values())
+
+
 class _EngagementCounts(models.Model):
     """The figures both rollups carry, one column per event type."""
 

@@ -19,17 +19,11 @@ from django.db.models.functions import Trunc
 from rest_framework import serializers
 
 from analytics.models import CohortEngagementDay
+from analytics.models.engagement import COUNT_FIELDS
 from analytics.reporting.base import QueryRows, Report, ReportTable, register
 from analytics.reporting.common import PeriodParameters, cohort_field, describe, share
 
-COUNTS = (
-    "lessons_sent",
-    "lessons_started",
-    "lessons_completed",
-    "assessments_taken",
-    "reminders_sent",
-    "channel_changes",
-)
+COUNTS = COUNT_FIELDS
 
 
 def _period_days(
