@@ -1,6 +1,9 @@
 """
 Learner and cohort admin. The learning-path inline and the enrol actions are added by
 lessons/admin.py (learners must not import lessons), which re-registers `LearnerAdmin`.
+
+Staff edits set phone and Slack id directly (a trusted source, like the HR import); only
+the learners' self-service must prove a new address first.
 """
 
 from django.contrib import admin, messages
@@ -39,6 +42,20 @@ def _change_channel_action(channel: str):
     return action
 
 
+@admin.action(description="Invite to register (code to the roster email)")
+def invite_to_register(modeladmin, request, queryset):
+    """The same claim code a self-registration asks for, sent on staff's word."""
+    unclaimed = list(queryset.filter(user__isnull=True))
+    for learner in unclaimed:
+        services.learner_claim_request(employee_id=learner.employee_id, acting_user=request.user)
+    skipped = queryset.count() - len(unclaimed)
+    modeladmin.message_user(request, f"{len(unclaimed)} invitation(s) sent.")
+    if skipped:
+        modeladmin.message_user(
+            request, f"{skipped} learner(s) already registered: not invited.", messages.WARNING
+        )
+
+
 class LearnerAdmin(admin.ModelAdmin):
     list_display = [
         "employee_id",
@@ -65,7 +82,7 @@ class LearnerAdmin(admin.ModelAdmin):
     list_select_related = ["store", "region", "team"]
     raw_id_fields = ["manager", "user"]
     readonly_fields = ["created_at", "updated_at"]
-    actions = [_change_channel_action(channel) for channel in Channel.values]
+    actions = [invite_to_register, *(_change_channel_action(channel) for channel in Channel.values)]
     fieldsets = [
         (None, {"fields": ["employee_id", "first_name", "last_name", "role", "knowledge_level"]}),
         (
