@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 
 from learners import services
 from learners.errors import ChannelUnavailableError
-from learners.models import Channel, Cohort, Learner
+from learners.models import Channel, Cohort, Learner, LearnerVerification
 
 
 @admin.register(Cohort)
@@ -109,3 +109,34 @@ class LearnerAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Learner, LearnerAdmin)
+
+
+@admin.register(LearnerVerification)
+class LearnerVerificationAdmin(admin.ModelAdmin):
+    """Codes sent to prove a claim or a contact: who, where, and what became of them. The
+    code itself is never stored (only its HMAC, not shown)."""
+
+    list_display = [
+        "learner",
+        "purpose",
+        "address",
+        "created_at",
+        "sent_at",
+        "confirmed_at",
+        "voided_at",
+        "attempts",
+    ]
+    list_filter = ["purpose"]
+    search_fields = ["learner__employee_id", "address"]
+    list_select_related = ["learner"]
+    fields = [f for f in list_display if f != "learner"] + ["learner", "expires_at", "acting_user"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -12,6 +12,7 @@ though the request fails.
 from __future__ import annotations
 
 import datetime
+import re
 import secrets
 from functools import partial
 from typing import Any
@@ -33,6 +34,7 @@ Purpose = LearnerVerification.Purpose
 # Contact fields a learner changes only by proving the new value (a code sent there).
 PROVEN_CONTACT_FIELDS = {"phone": Purpose.PHONE, "slack_user_id": Purpose.SLACK}
 CHANNEL_PURPOSES = {Channel.SMS: Purpose.PHONE, Channel.SLACK: Purpose.SLACK}
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 # Fields a learner may change about themself through self-service.
 SELF_SERVICE_FIELDS = frozenset(
@@ -383,6 +385,9 @@ def learner_self_update(*, learner: Learner, data: dict[str, Any], acting_user=N
         if value == getattr(learner, field):
             continue
         if value:
+            if field == "slack_user_id" and not SLACK_USER_ID.fullmatch(value):
+                # A channel id (C…, G…) would post the code where others can read it.
+                raise ValidationError({field: "Enter your Slack member id (U… or W…)."})
             pending[purpose] = value
         else:
             direct[field] = ""

@@ -179,8 +179,12 @@ def test_removing_a_phone_applies_at_once_and_staff_edits_are_direct(
     assert Learner.objects.get(pk=learner.pk).phone == "+15551112222"
 
 
-def test_bad_contact_values_are_field_errors(me):
+def test_bad_contact_values_are_field_errors(me, live):
     bad = me.patch("/api/v1/me/", {"phone": "12"}, format="json")
     assert bad.status_code == 400 and "phone" in bad.json()["errors"]
+    # a channel id would post the code where others read it
+    channel = me.patch("/api/v1/me/", {"slack_user_id": "C0PUBLIC1"}, format="json")
+    assert channel.status_code == 400 and "slack_user_id" in channel.json()["errors"]
+    assert live.accepted_for("slack") == []
     wrong_channel = me.post(VERIFY_CONTACT, {"channel": "fax", "code": "1"}, format="json")
     assert wrong_channel.status_code == 400 and "channel" in wrong_channel.json()["errors"]

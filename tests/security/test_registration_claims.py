@@ -220,6 +220,9 @@ def test_staff_invite_from_the_admin_sends_the_claim_code(
     verification = LearnerVerification.objects.get()
     assert verification.acting_user == admin
     code = emailed_code(roster.email)
+    listing = client.get("/admin/learners/learnerverification/")
+    assert listing.status_code == 200 and b"jane.roe@frontline.test" in listing.content
+    assert verification.code_hash.encode() not in listing.content
     from rest_framework.test import APIClient
 
     assert _claim(APIClient(), code).status_code == 201
