@@ -184,7 +184,8 @@ def test_an_expired_code_or_one_replaced_by_a_newer_one_is_refused(
     first = emailed_code(roster.email)
     request_code(api_client, django_capture_on_commit_callbacks, employee_id="EMP100")
     second = emailed_code(roster.email)
-    # when / then
+    # when / then: the first is void (refused even if the two happen to be equal)
+    assert LearnerVerification.objects.filter(voided_at__isnull=False).count() == 1
     if first != second:
         assert _claim(api_client, first).status_code == 400
     LearnerVerification.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
