@@ -469,6 +469,19 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     }
 )
 
+# SECTION: identities (registration claims, contact proofs, customer access links) ------
+# Codes emailed to claim a roster entry and texted / Slack-DMed to prove a new phone or
+# Slack id: minutes valid, wrong tries before the code is void. Customer access links
+# (emailed to an order's address): hours valid, and the page the link opens, where
+# "{token}" is replaced (the storefront's page that POSTs it to
+# /api/v1/returns/access/confirm/ for the signed-in customer).
+IDENTITY_CODE_MINUTES = env_int("IDENTITY_CODE_MINUTES", 15)
+IDENTITY_CODE_MAX_ATTEMPTS = env_int("IDENTITY_CODE_MAX_ATTEMPTS", 5)
+RETURNS_ACCESS_LINK_HOURS = env_int("RETURNS_ACCESS_LINK_HOURS", 24)
+RETURNS_ACCESS_LINK_URL = env_str(
+    "RETURNS_ACCESS_LINK_URL", "http://localhost:8000/returns/access/?token={token}"
+)
+
 # SECTION: returns ---------------------------------------------------------------------
 # Policy: window counted from delivery, per-category windows ("electronics=15,furniture=60"),
 # categories never taken back, the value under which the customer keeps the item (a

@@ -19,7 +19,7 @@ from delivery.errors import AnswerLinkInvalidError, AnswerLinkUsedError
 from delivery.links import read_answer_token
 from delivery.models import ConsentRecord, DeliveryTask, TaskKind
 from delivery.reminders import learner_resume
-from delivery.services import consent_change
+from delivery.services import consent_change_for_address
 from learners.models import Learner
 
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit"}
@@ -105,9 +105,9 @@ def sms_inbound(*, from_number: str, body: str) -> InboundResult:
         return InboundResult("This number is not registered with Frontline.", "unknown_number")
     word = _normalise(body)
     if word in STOP_WORDS:
-        consent_change(
-            learner=learner,
+        consent_change_for_address(
             channel="sms",
+            address=from_number,
             opted_out=True,
             method=ConsentRecord.Method.KEYWORD,
             message=body,
@@ -118,9 +118,9 @@ def sms_inbound(*, from_number: str, body: str) -> InboundResult:
             learner,
         )
     if word in START_WORDS:
-        consent_change(
-            learner=learner,
+        consent_change_for_address(
             channel="sms",
+            address=from_number,
             opted_out=False,
             method=ConsentRecord.Method.KEYWORD,
             message=body,

@@ -303,6 +303,11 @@ class ConsentRecord(models.Model):
     action = models.CharField(max_length=8, choices=Action.choices)
     method = models.CharField(max_length=16, choices=Method.choices)
     message = models.TextField(blank=True, help_text="The message that caused it, verbatim.")
+    # Consent belongs to the address: which one it is for, and who sent the instruction.
+    address = models.CharField(max_length=254, blank=True, help_text="The address it covers.")
+    sender = models.CharField(
+        max_length=254, blank=True, help_text="The number / id the instruction came from."
+    )
     acting_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

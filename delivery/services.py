@@ -469,14 +469,39 @@ def consent_change(
     learner_services.learner_set_channel_opt_out(
         learner=learner, channel=channel, opted_out=opted_out
     )
+    address = {"sms": learner.phone, "slack": learner.slack_user_id, "email": learner.email}
     return ConsentRecord.objects.create(
         learner=learner,
         channel=channel,
         action=ConsentRecord.Action.OPT_OUT if opted_out else ConsentRecord.Action.OPT_IN,
         method=method,
         message=message[:2000],
+        address=address.get(channel, ""),
         acting_user=acting_user,
     )
+
+
+@transaction.atomic
+def consent_change_for_address(
+    *, channel: str, address: str, opted_out: bool, method: str, message: str = ""
+) -> list[ConsentRecord]:
+    """An instruction from an address (an SMS STOP/START from a number) applies to every
+    learner on that address (learners.services), one consent record each."""
+    learners = learner_services.learner_consent_set_for_address(
+        channel=channel, address=address, opted_out=opted_out
+    )
+    return [
+        ConsentRecord.objects.create(
+            learner=learner,
+            channel=channel,
+            action=ConsentRecord.Action.OPT_OUT if opted_out else ConsentRecord.Action.OPT_IN,
+            method=method,
+            message=message[:2000],
+            address=address,
+            sender=address,
+        )
+        for learner in learners
+    ]
 
 
 # --- staff ----------------------------------------------------------------------------------

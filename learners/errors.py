@@ -19,3 +19,11 @@ class LearnerNotFoundError(LearnerError):
     code = "learner_not_found"
     status_code = 404
     default_message = "No learner profile for this account."
+
+
+class VerificationCodeInvalidError(LearnerError):
+    """Wrong, expired, spent or unknown: one answer for all, so nothing can be probed."""
+
+    code = "invalid_code"
+    status_code = 400
+    default_message = "The code is not valid. Ask for a new one if it has expired."

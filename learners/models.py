@@ -276,3 +276,47 @@ class Learner(models.Model):
         if start <= end:
             return start <= local_time < end
         return local_time >= start or local_time < end  # spans midnight, e.g. 21:00-07:00
+
+
+class LearnerVerification(models.Model):
+    """A one-time code that proves something before it counts: that the person claiming a
+    roster entry reads its email, or that a new phone / Slack id is the learner's.
+
+    Only an HMAC of the code is stored (made and sent by the sending task); a code expires,
+    is spent by its first right answer, and is void after too many wrong ones or once a
+    newer code for the same purpose is asked for. For contacts, `address` is the pending
+    value: it becomes the learner's address only when the code is confirmed.
+    """
+
+    class Purpose(models.TextChoices):
+        CLAIM = "claim", "Claim the roster entry (code by email)"
+        PHONE = "phone", "Prove a phone number (code by SMS)"
+        SLACK = "slack", "Prove a Slack user id (code by Slack DM)"
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="verifications")
+    purpose = models.CharField(max_length=8, choices=Purpose.choices)
+    address = models.CharField(max_length=254, help_text="Where the code goes.")
+    code_hash = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    acting_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Staff who sent it as an invite; empty when the learner asked.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["learner", "purpose", "created_at"], name="learners_verif_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} for {self.learner_id}"

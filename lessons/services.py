@@ -1,6 +1,6 @@
 """
 Writes for lessons: enrolment and path transitions, lesson completion and path progress,
-registration (learner + onboarding path), and the lesson bank import.
+registration (claiming an HR roster entry + onboarding path), and the lesson bank import.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from django_fsm import TransitionNotAllowed
 from core.errors import ServiceUnavailableError
 from core.outbox import publish_event
 from learners import services as learner_services
-from learners.models import Cohort, Learner
+from learners.errors import VerificationCodeInvalidError
+from learners.models import Learner, LearnerVerification
 from lessons.errors import (
     AlreadyEnrolledError,
     LessonBankError,
@@ -123,56 +124,59 @@ class Registration:
     learning_path: LearningPath
 
 
-@transaction.atomic
+def learner_registration_request(*, employee_id: str = "", email: str = "") -> None:
+    """Step 1 of registration: a claim code goes to the roster email of that employee, if
+    they are on the HR roster and not registered yet. The same (nothing) either way."""
+    learner_services.learner_claim_request(employee_id=employee_id, email=email)
+
+
 def learner_register(
     *,
-    employee_id: str,
-    first_name: str,
-    last_name: str,
-    email: str,
-    role: str,
-    phone: str = "",
-    preferred_channel: str = "email",
-    knowledge_level: str = "beginner",
-    slack_user_id: str = "",
-    time_zone: str = "UTC",
-    password: str | None = None,
-    store: Cohort | None = None,
-    region: Cohort | None = None,
-    team: Cohort | None = None,
+    code: str,
+    password: str,
+    employee_id: str = "",
+    email: str = "",
     path_slug: str | None = None,
 ) -> Registration:
-    """Register a learner and enrol them in the onboarding path, all or nothing (seed 000 §3.2).
+    """Step 2: claim the roster entry with the emailed code, all or nothing (seed 000 §3.2).
+
+    Only an employee already on the HR roster (`import_learners`), not yet linked to an
+    account, can be claimed, and only with the code sent to the roster's email. The account
+    takes its names and email from the roster; role, store and cohorts are the roster's and
+    nothing in the request can set them. The account and the onboarding enrolment commit
+    together; a wrong code is counted and then refused with VerificationCodeInvalidError,
+    the same answer as for an unknown or already registered employee.
 
     This lives in lessons, not learners, because it needs both apps and the dependency
-    direction is learners ← lessons: learners cannot import the path models, lessons can
-    import learners' services. One transaction wraps both writes, so a failure at any step
-    (invalid field, duplicate, missing onboarding template) leaves nothing behind.
-    Raises ValidationError (field errors) or OnboardingNotConfiguredError.
+    direction is learners ← lessons. Raises VerificationCodeInvalidError, ValidationError
+    (password) or OnboardingNotConfiguredError; a refusal after the code was right leaves
+    the code usable.
     """
     slug = path_slug or settings.ONBOARDING_PATH_SLUG
+    with transaction.atomic():
+        learner = learner_services.learner_claimable(employee_id=employee_id, email=email)
+        if learner is not None:
+            learner = Learner.objects.select_for_update().get(pk=learner.pk)
+        verification = learner_services.verification_attempt(
+            learner=learner if learner is not None and learner.user_id is None else None,
+            purpose=LearnerVerification.Purpose.CLAIM,
+            code=code,
+        )
+        if verification is not None:
+            # A refusal in here (weak password, no onboarding path) rolls the whole block
+            # back, the spent code included.
+            return _claim_and_enrol(learner=learner, password=password, slug=slug)
+    raise VerificationCodeInvalidError()
+
+
+def _claim_and_enrol(*, learner: Learner, password: str, slug: str) -> Registration:
     template = PathTemplate.objects.filter(slug=slug).first()
-    learner = learner_services.learner_create(
-        employee_id=employee_id,
-        first_name=first_name,
-        last_name=last_name,
-        email=email,
-        role=role,
-        phone=phone,
-        preferred_channel=preferred_channel,
-        knowledge_level=knowledge_level,
-        slack_user_id=slack_user_id,
-        time_zone=time_zone,
-        password=password,
-        store=store,
-        region=region,
-        team=team,
-    )
-    # Checked after the learner exists on purpose: the raise rolls the learner (and
-    # account) back, the same path any later failure takes.
     if template is None:
         raise OnboardingNotConfiguredError(f"No path template {slug!r}.", slug=slug)
-    path = learning_path_enrol(learner=learner, template=template)
+    learner = learner_services.learner_claim(learner=learner, password=password)
+    path = LearningPath.objects.filter(learner=learner, template=template).first()
+    if path is None:
+        path = learning_path_enrol(learner=learner, template=template)
     publish_event(
         "learner.registered",
         {"learner_id": learner.pk, "employee_id": learner.employee_id, "path_id": path.pk},

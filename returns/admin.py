@@ -20,6 +20,8 @@ from django_fsm.admin import FSMAdminMixin
 from core.admin import ReadOnlyInline
 from core.errors import DomainError
 from returns.models import (
+    Customer,
+    CustomerAccess,
     Order,
     OrderEventReceipt,
     OrderLine,
@@ -144,7 +146,7 @@ class ReturnRequestAdmin(FSMAdminMixin, admin.ModelAdmin):
     list_display = [
         "rma_number",
         "order",
-        "customer_id",
+        "customer",
         "status",
         "reason",
         "refund_method",
@@ -163,15 +165,20 @@ class ReturnRequestAdmin(FSMAdminMixin, admin.ModelAdmin):
         "returnless",
         AgeFilter,
     ]
-    search_fields = ["rma_number", "tracking_number", "order__external_id", "customer_id"]
-    list_select_related = ["order"]
+    search_fields = [
+        "rma_number",
+        "tracking_number",
+        "order__external_id",
+        "customer__external_id",
+    ]
+    list_select_related = ["order", "customer"]
     date_hierarchy = "created_at"
     inlines = [ReturnItemInline, ReturnAuditLogInline]
     actions = ["approve_to_original_payment", "retry_refund"]
     readonly_fields = [
         "rma_number",
         "order",
-        "customer_id",
+        "customer",
         "status",
         "reason",
         "description",
@@ -213,7 +220,7 @@ class ReturnRequestAdmin(FSMAdminMixin, admin.ModelAdmin):
                 "fields": [
                     "rma_number",
                     "order",
-                    "customer_id",
+                    "customer",
                     "status",
                     "reason",
                     "description",
@@ -454,14 +461,19 @@ class OrderLineInline(ReadOnlyInline):
 class OrderAdmin(admin.ModelAdmin):
     list_display = [
         "external_id",
-        "customer_id",
+        "customer",
         "currency",
         "shipping_amount",
         "placed_at",
         "delivered_at",
     ]
     list_filter = ["currency", ("delivered_at", admin.EmptyFieldListFilter)]
-    search_fields = ["external_id", "customer_id", "customer_email", "payment_reference"]
+    search_fields = [
+        "external_id",
+        "customer__external_id",
+        "customer_email",
+        "payment_reference",
+    ]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [OrderLineInline]
 
@@ -475,6 +487,29 @@ class OrderEventReceiptAdmin(admin.ModelAdmin):
     list_filter = ["topic"]
     search_fields = ["event_id", "order_external_id"]
     readonly_fields = ["event_id", "topic", "order_external_id", "payload", "received_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class CustomerAccessInline(ReadOnlyInline):
+    model = CustomerAccess
+    fields = ["user", "method", "verified_at"]
+    readonly_fields = fields
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    """Storefront customers follow the orders service; who acts for them is proven by a
+    link emailed to an order's address, never granted here."""
+
+    list_display = ["external_id", "email", "name", "created_at"]
+    search_fields = ["external_id", "email", "name"]
+    readonly_fields = ["external_id", "email", "name", "created_at", "updated_at"]
+    inlines = [CustomerAccessInline]
 
     def has_add_permission(self, request):
         return False

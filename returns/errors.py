@@ -70,3 +70,11 @@ class RefundRejectedError(ReturnsError):
     code = "refund_rejected"
     status_code = 422
     default_message = "The payments service rejected the refund."
+
+
+class CustomerAccessLinkInvalidError(ReturnsError):
+    """Forged, expired, already used or superseded: one answer for all, nothing to probe."""
+
+    code = "invalid_link"
+    status_code = 400
+    default_message = "This link is not valid any more; ask for a new one."

@@ -1,6 +1,7 @@
 """
-Returns: the local orders mirror, return requests with their lifecycle, returned items, and
-the append-only, hash-chained audit log.
+Returns: storefront customers and the people verified to act for them, the local orders
+mirror, return requests with their lifecycle, returned items, and the append-only,
+hash-chained audit log.
 
 Models hold fields, constraints and FSM declarations only; every change goes through
 `returns.services`.
@@ -19,6 +20,85 @@ from django_fsm import FSMField, transition
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
+# --- customers --------------------------------------------------------------------------
+
+
+class Customer(models.Model):
+    """A storefront customer, as the orders service names them; never a Django user.
+
+    A user reaches a customer's orders and returns only through a `CustomerAccess`, made
+    when they open a one-time link emailed to one of the customer's order addresses.
+    """
+
+    external_id = models.CharField("customer id", max_length=64, unique=True)
+    email = models.EmailField(blank=True, help_text="The address on the customer's latest order.")
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class CustomerAccess(models.Model):
+    """A person (Django user) proven to act for a customer, and how it was proven."""
+
+    class Method(models.TextChoices):
+        EMAIL_LINK = "email_link", "Link emailed to an order's address"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_accesses"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="accesses")
+    method = models.CharField(max_length=16, choices=Method.choices)
+    verified_at = models.DateTimeField()
+    link = models.ForeignKey(
+        "CustomerAccessLink",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The emailed link that proved it.",
+    )
+
+    class Meta:
+        ordering = ["-verified_at", "-id"]
+        verbose_name_plural = "customer accesses"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "customer"], name="returns_access_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} for {self.customer}"
+
+
+class CustomerAccessLink(models.Model):
+    """A one-time link asked for with an order number and its email, sent to that address.
+
+    Only a hash of the link's secret is stored; the secret is made when the email is sent.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey("Order", on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField(help_text="The order's address the link was sent to.")
+    secret_hash = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"link for {self.customer} ({self.email})"
+
+
 # --- orders mirror ----------------------------------------------------------------------
 
 
@@ -26,7 +106,7 @@ class Order(models.Model):
     """An order as the orders service last described it (order.completed, shipment.delivered)."""
 
     external_id = models.CharField("order id", max_length=64, unique=True)
-    customer_id = models.CharField(max_length=64, db_index=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
     customer_email = models.EmailField(blank=True)
     currency = models.CharField(max_length=3, default="USD")
     shipping_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
@@ -143,7 +223,7 @@ class ReturnRequest(models.Model):
 
     rma_number = models.CharField("RMA", max_length=16, unique=True)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
-    customer_id = models.CharField(max_length=64, db_index=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="returns")
     status = FSMField(default=Status.PENDING, choices=Status.choices, protected=True, db_index=True)
     reason = models.CharField(max_length=32, choices=ReturnReason.choices)
     description = models.TextField(blank=True)

@@ -1,8 +1,9 @@
 """
 Customer status emails for returns, sent through the delivery app's email channel (HTML +
 text from templates/returns/email/; the local sink when no mail server is configured).
-Services enqueue them after commit; a temporary channel error is retried by the task, a
-permanent one (the customer's address refused) is logged and dropped.
+The one-time access link (returns.services.customers) goes the same way. Services enqueue
+them after commit; a temporary channel error is retried by the task, a permanent one (the
+customer's address refused) is logged and dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from delivery.channels import ChannelError, OutboundMessage, get_channel
-from returns.models import ReturnRequest
+from returns.models import CustomerAccessLink, ReturnRequest
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,39 @@ def send_return_status_email(*, return_id: int, status: str) -> bool:
         logger.warning(
             "return status email refused",
             extra={"return_id": return_id, "status": status, **exc.as_metadata()},
+        )
+        return False
+    return True
+
+
+def send_customer_access_link_email(*, link_id: int) -> bool:
+    """Email a fresh one-time access link to the order's address; False if it is spent."""
+    from returns.services.customers import customer_access_link_issue, customer_access_link_url
+
+    link = CustomerAccessLink.objects.select_related("order").filter(pk=link_id).first()
+    if link is None:
+        return False
+    token = customer_access_link_issue(link_id=link.pk)
+    if token is None:
+        return False
+    context = {
+        "order": link.order,
+        "url": customer_access_link_url(token),
+        "hours": settings.RETURNS_ACCESS_LINK_HOURS,
+        "support_email": settings.DEFAULT_FROM_EMAIL,
+    }
+    message = OutboundMessage(
+        subject=f"Follow the returns of order {link.order.external_id}",
+        text=render_to_string("returns/email/access_link.txt", context),
+        html=render_to_string("returns/email/access_link.html", context),
+    )
+    try:
+        get_channel("email").send(link.email, message)
+    except ChannelError as exc:
+        if exc.is_temporary:
+            raise
+        logger.warning(
+            "returns access link email refused", extra={"link_id": link_id, **exc.as_metadata()}
         )
         return False
     return True

@@ -8,12 +8,18 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from returns.models import Order, RefundState, ReturnRequest
+from returns.models import CustomerAccess, Order, RefundState, ReturnRequest
 
 
-def customer_id_for_user(user: AbstractBaseUser) -> str:
-    """A customer account's username is its storefront customer id (one place to change)."""
-    return user.get_username()
+def customer_ids_for_user(user: AbstractBaseUser | None) -> QuerySet:
+    """Primary keys of the customers `user` was verified to act for (never from a username)."""
+    if user is None or not user.is_authenticated:
+        return CustomerAccess.objects.none().values("customer_id")
+    return CustomerAccess.objects.filter(user=user).values("customer_id")
+
+
+def user_acts_for_customer(*, user: AbstractBaseUser | None, customer_id: int) -> bool:
+    return customer_ids_for_user(user).filter(customer_id=customer_id).exists()
 
 
 def is_returns_staff(user: AbstractBaseUser | None) -> bool:
@@ -28,7 +34,7 @@ def is_returns_staff(user: AbstractBaseUser | None) -> bool:
 def order_get_for_user(*, order_id: str, user: AbstractBaseUser | None) -> Order | None:
     orders = Order.objects.filter(external_id=order_id)
     if user is not None and not is_returns_staff(user):
-        orders = orders.filter(customer_id=customer_id_for_user(user))
+        orders = orders.filter(customer_id__in=customer_ids_for_user(user))
     return orders.first()
 
 
@@ -36,7 +42,7 @@ def return_request_list(*, user: AbstractBaseUser) -> QuerySet[ReturnRequest]:
     returns = ReturnRequest.objects.select_related("order").prefetch_related("items__line")
     if is_returns_staff(user):
         return returns
-    return returns.filter(order__customer_id=customer_id_for_user(user))
+    return returns.filter(customer_id__in=customer_ids_for_user(user))
 
 
 def return_request_get(*, rma_number: str, user: AbstractBaseUser) -> ReturnRequest | None:

@@ -25,6 +25,19 @@ def return_status_email_send_task(return_id: int, status: str) -> bool:
     return send_return_status_email(return_id=return_id, status=status)
 
 
+@shared_task(
+    name="returns.send_customer_access_link",
+    autoretry_for=(ChannelError,),  # only temporary ones reach the task
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def customer_access_link_send_task(link_id: int) -> bool:
+    from returns.notifications import send_customer_access_link_email
+
+    return send_customer_access_link_email(link_id=link_id)
+
+
 @shared_task(name="returns.retry_refunds")
 @tracked_job("returns.retry_refunds")
 def return_refunds_retry_task(run) -> None:

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from learners.models import Cohort, Learner
+from learners.models import Cohort, Learner, LearnerVerification
+from learners.services import verification_pending
 
 
 class CohortSerializer(serializers.ModelSerializer):
@@ -71,9 +72,15 @@ class LearnerSerializer(serializers.ModelSerializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
-    """A learner's own profile: identity and organisation are read-only to them."""
+    """A learner's own profile: identity and organisation are read-only to them.
+
+    A new `phone` or `slack_user_id` is not applied at once: it shows as `pending_phone` /
+    `pending_slack_user_id` until the code sent there is confirmed (me/contacts/verify/).
+    """
 
     full_name = serializers.CharField(read_only=True)
+    pending_phone = serializers.SerializerMethodField()
+    pending_slack_user_id = serializers.SerializerMethodField()
 
     class Meta:
         model = Learner
@@ -89,6 +96,8 @@ class MeSerializer(serializers.ModelSerializer):
             "knowledge_level",
             "onboarding_completed",
             "slack_user_id",
+            "pending_phone",
+            "pending_slack_user_id",
             "preferred_channel",
             "time_zone",
             "preferred_send_time",
@@ -109,3 +118,20 @@ class MeSerializer(serializers.ModelSerializer):
             "region",
             "team",
         ]
+
+    def _pending(self, obj: Learner, purpose: str) -> str | None:
+        verification = verification_pending(learner=obj, purpose=purpose)
+        return verification.address if verification else None
+
+    def get_pending_phone(self, obj: Learner) -> str | None:
+        return self._pending(obj, LearnerVerification.Purpose.PHONE)
+
+    def get_pending_slack_user_id(self, obj: Learner) -> str | None:
+        return self._pending(obj, LearnerVerification.Purpose.SLACK)
+
+
+class ContactVerifySerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(
+        choices=[("sms", "SMS (the pending phone)"), ("slack", "Slack (the pending Slack id)")]
+    )
+    code = serializers.CharField(max_length=12)

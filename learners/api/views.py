@@ -1,12 +1,17 @@
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from learners import selectors, services
 from learners.api.permissions import HasLearnerProfile, StaffModelPermissions
-from learners.api.serializers import CohortSerializer, LearnerSerializer, MeSerializer
+from learners.api.serializers import (
+    CohortSerializer,
+    ContactVerifySerializer,
+    LearnerSerializer,
+    MeSerializer,
+)
 from learners.models import Cohort, Learner
 
 
@@ -60,7 +65,11 @@ class CohortViewSet(viewsets.ModelViewSet):
 
 
 class MeApi(APIView):
-    """The caller's own learner profile (seed 000 §7.2 show); PATCH the self-service fields."""
+    """The caller's own learner profile (seed 000 §7.2 show); PATCH the self-service fields.
+
+    A new phone or Slack id waits as pending until proven (a code goes there); messages keep
+    going to the proven address meanwhile. Staff edits and the HR import set them directly.
+    """
 
     permission_classes = [HasLearnerProfile]
 
@@ -74,10 +83,29 @@ class MeApi(APIView):
         learner = selectors.learner_for_user(user=request.user)
         serializer = MeSerializer(learner, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        data = {
-            k: v for k, v in serializer.validated_data.items() if k in services.SELF_SERVICE_FIELDS
-        }
-        learner = services.learner_update(learner=learner, data=data, acting_user=request.user)
+        learner = services.learner_self_update(
+            learner=learner, data=dict(serializer.validated_data), acting_user=request.user
+        )
+        return Response(MeSerializer(learner).data)
+
+
+class MeContactVerifyApi(APIView):
+    """POST the code sent to a pending phone (SMS) or Slack id (DM): it becomes the address."""
+
+    permission_classes = [HasLearnerProfile]
+
+    @extend_schema(
+        request=ContactVerifySerializer,
+        responses={
+            200: MeSerializer,
+            400: OpenApiResponse(description="Field errors, or `invalid_code`."),
+        },
+    )
+    def post(self, request):
+        learner = selectors.learner_for_user(user=request.user)
+        serializer = ContactVerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        learner = services.learner_contact_confirm(learner=learner, **serializer.validated_data)
         return Response(MeSerializer(learner).data)
 
 

@@ -2,7 +2,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.api.fields import SlugRelatedField
-from learners.models import Channel, KnowledgeLevel, Role, validate_e164, validate_time_zone
 from lessons.models import (
     LearningPath,
     Microlesson,
@@ -153,31 +152,25 @@ class TransitionSerializer(serializers.Serializer):
 
 
 class RegistrationSerializer(serializers.Serializer):
-    """Seed 000 §7.2 / seed 002 signup, with the model's field rules; the service then
-    runs the model's full validation again (uniqueness, channel/address pairing)."""
+    """Claiming an HR roster entry, in two steps on one endpoint.
 
-    employee_id = serializers.CharField(max_length=64)
-    email = serializers.EmailField(max_length=254)
-    first_name = serializers.CharField(max_length=100)
-    last_name = serializers.CharField(max_length=100)
-    role = serializers.ChoiceField(choices=Role.choices)
-    phone = serializers.CharField(
-        max_length=16, required=False, allow_blank=True, default="", validators=[validate_e164]
-    )
-    preferred_channel = serializers.ChoiceField(
-        choices=Channel.choices, required=False, default=Channel.EMAIL
-    )
-    knowledge_level = serializers.ChoiceField(
-        choices=KnowledgeLevel.choices, required=False, default=KnowledgeLevel.BEGINNER
-    )
-    slack_user_id = serializers.CharField(
-        max_length=32, required=False, allow_blank=True, default=""
-    )
-    time_zone = serializers.CharField(
-        max_length=64, required=False, default="UTC", validators=[validate_time_zone]
+    Step 1: `employee_id` (or `email`) alone asks for a code, emailed to the roster address.
+    Step 2: the same key with `code` and `password` creates the account. Nothing else is
+    read: names, email, role, store and cohorts come from the roster.
+    """
+
+    employee_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    code = serializers.CharField(
+        max_length=12, required=False, help_text="Step 2: the code from the email."
     )
     password = serializers.CharField(
-        write_only=True, required=False, style={"input_type": "password"}, trim_whitespace=False
+        write_only=True,
+        required=False,
+        max_length=256,
+        style={"input_type": "password"},
+        trim_whitespace=False,
+        help_text="Step 2: the password of the new account.",
     )
 
     def to_internal_value(self, data):
@@ -185,3 +178,16 @@ class RegistrationSerializer(serializers.Serializer):
         if isinstance(data, dict) and isinstance(data.get("learner"), dict):
             data = data["learner"]
         return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if not (attrs.get("employee_id") or "").strip() and not attrs.get("email"):
+            raise serializers.ValidationError({"employee_id": "Give your employee id or email."})
+        if "code" in attrs and not attrs.get("password"):
+            raise serializers.ValidationError({"password": "Choose a password."})
+        if "password" in attrs and "code" not in attrs:
+            raise serializers.ValidationError({"code": "Enter the code from the email."})
+        return attrs
+
+
+class RegistrationRequestedSerializer(serializers.Serializer):
+    detail = serializers.CharField()

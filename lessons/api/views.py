@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -20,6 +20,7 @@ from lessons.api.serializers import (
     LearningPathSerializer,
     MicrolessonSerializer,
     PathTemplateSerializer,
+    RegistrationRequestedSerializer,
     RegistrationSerializer,
     TopicSerializer,
     TransitionSerializer,
@@ -101,19 +102,45 @@ class RegistrationThrottle(ScopedRateThrottle):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
 
+REGISTRATION_REQUESTED = {
+    "detail": "If that employee is on the roster and not registered yet, a code is on its "
+    "way to their work email."
+}
+
+
 class RegistrationApi(APIView):
-    """POST: a new associate signs up; creates the learner and their onboarding path."""
+    """POST: an associate on the HR roster claims their entry, proven by an emailed code.
+
+    Step 1 (`employee_id` or `email`): 202, the same body whether or not the employee
+    exists or is registered. Step 2 (+ `code`, `password`): 201 with the account's learner
+    profile and onboarding path; a wrong, expired or unknown code is one 400
+    (`invalid_code`), whatever the reason.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [RegistrationThrottle]
     throttle_scope = "registration"
 
-    @extend_schema(request=RegistrationSerializer, responses={201: MeSerializer})
+    @extend_schema(
+        request=RegistrationSerializer,
+        responses={
+            202: RegistrationRequestedSerializer,
+            201: MeSerializer,
+            400: OpenApiResponse(description="Field errors, or `invalid_code` for step 2."),
+        },
+    )
     def post(self, request):
         data = RegistrationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        registration = services.learner_register(**data.validated_data)
+        fields = data.validated_data
+        keys = {"employee_id": fields.get("employee_id", ""), "email": fields.get("email", "")}
+        if "code" not in fields:
+            services.learner_registration_request(**keys)
+            return Response(REGISTRATION_REQUESTED, status=status.HTTP_202_ACCEPTED)
+        registration = services.learner_register(
+            **keys, code=fields["code"], password=fields["password"]
+        )
         body = MeSerializer(registration.learner).data
         body["learning_path"] = LearningPathSerializer(registration.learning_path).data
         return Response(body, status=status.HTTP_201_CREATED)

@@ -25,6 +25,9 @@ class OrderInputSerializer(serializers.Serializer):
     order_id = serializers.CharField(max_length=64)
     customer_id = serializers.CharField(max_length=64)
     customer_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    customer_name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
     currency = serializers.CharField(max_length=3, default="USD")
     shipping_amount = serializers.DecimalField(**MONEY, required=False, default="0.00")
     payment_reference = serializers.CharField(

@@ -5,6 +5,16 @@ from returns.api import views
 app_name = "returns"
 
 urlpatterns = [
+    path(
+        "returns/access/request/",
+        views.CustomerAccessRequestApi.as_view(),
+        name="customer-access-request",
+    ),
+    path(
+        "returns/access/confirm/",
+        views.CustomerAccessConfirmApi.as_view(),
+        name="customer-access-confirm",
+    ),
     path("returns/", views.ReturnListCreateApi.as_view(), name="return-list"),
     path(
         "orders/<str:order_id>/return-eligibility/",

@@ -3,6 +3,10 @@ Returns API: customers open, check, follow and cancel their own returns; staff w
 `returns.process_returnrequest` permission approve, reject, receive, complete and label.
 Views validate input, call one service method, and serialise; a customer never sees
 another customer's order or return (404, not 403).
+
+"Their own" means the customers the signed-in user was verified to act for: they ask for
+a one-time link with an order number and its email (access/request/, always 202), and
+opening it (access/confirm/) records the access. A username never names a customer.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from returns.api.serializers import (
 from returns.models import ReturnItem, ReturnRequest
 from returns.selectors import is_returns_staff, return_request_get, return_request_list
 from returns.services import ReturnsService
+from returns.services.customers import customer_access_confirm, customer_access_link_request
 
 
 class IsReturnsStaff(BasePermission):
@@ -69,6 +74,75 @@ def _plain(value):
 
 def _jsonable(result) -> dict:
     return _plain(asdict(result))
+
+
+ACCESS_REQUESTED = {
+    "detail": "If the order number and email match an order, a one-time link is on its way "
+    "to that address."
+}
+
+
+class CustomerAccessRequestApi(APIView):
+    """Ask for a link to follow an order's returns; the same 202 whatever exists."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CustomerAccessRequestInput"
+
+        order_id = serializers.CharField(max_length=64)
+        email = serializers.EmailField(max_length=254)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CustomerAccessRequestOutput"
+
+        detail = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={202: OutputSerializer})
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        customer_access_link_request(**serializer.validated_data)
+        return Response(ACCESS_REQUESTED, status=status.HTTP_202_ACCEPTED)
+
+
+class CustomerAccessConfirmApi(APIView):
+    """Open the emailed link: the signed-in user may follow that customer's returns."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CustomerAccessConfirmInput"
+
+        token = serializers.CharField(max_length=500)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CustomerAccessConfirmOutput"
+
+        customer_id = serializers.CharField()
+        verified_at = serializers.DateTimeField()
+        method = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        access = customer_access_confirm(
+            token=serializer.validated_data["token"], user=request.user
+        )
+        return Response(
+            self.OutputSerializer(
+                {
+                    "customer_id": access.customer.external_id,
+                    "verified_at": access.verified_at,
+                    "method": access.method,
+                }
+            ).data
+        )
 
 
 class ReturnListCreateApi(APIView):

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from returns.errors import OrderNotFoundError
 from returns.models import Order, OrderEventReceipt, OrderLine
+from returns.services.customers import customer_upsert
 
 ORDER_COMPLETED = "order.completed"
 SHIPMENT_DELIVERED = "shipment.delivered"
@@ -18,10 +19,15 @@ SHIPMENT_DELIVERED = "shipment.delivered"
 @transaction.atomic
 def order_upsert(*, data: Mapping[str, Any]) -> Order:
     """Create or refresh an order and its lines from validated order data (idempotent)."""
+    customer = customer_upsert(
+        external_id=data["customer_id"],
+        email=data.get("customer_email") or "",
+        name=data.get("customer_name") or "",
+    )
     order, _created = Order.objects.select_for_update().update_or_create(
         external_id=data["order_id"],
         defaults={
-            "customer_id": data["customer_id"],
+            "customer": customer,
             "customer_email": data.get("customer_email") or "",
             "currency": data["currency"],
             "shipping_amount": data["shipping_amount"],

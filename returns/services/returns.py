@@ -69,7 +69,7 @@ from returns.results import (
     ReturnRequestData,
     ShippingLabel,
 )
-from returns.selectors import customer_id_for_user, is_returns_staff, refunds_to_retry
+from returns.selectors import is_returns_staff, refunds_to_retry, user_acts_for_customer
 from returns.shipping import CarrierClient, LabelRequest, carrier_client
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def _event_payload(return_request: ReturnRequest, **extra: Any) -> dict[str, Any
         "return_id": return_request.pk,
         "rma_number": return_request.rma_number,
         "order_id": return_request.order.external_id,
-        "customer_id": return_request.customer_id,
+        "customer_id": return_request.customer.external_id,
         "status": return_request.status,
         "reason": return_request.reason,
         **extra,
@@ -196,7 +196,9 @@ class ReturnsService:
 
     @staticmethod
     def _locked(return_id: int | str) -> ReturnRequest:
-        returns = ReturnRequest.objects.select_for_update(of=("self",)).select_related("order")
+        returns = ReturnRequest.objects.select_for_update(of=("self",)).select_related(
+            "order", "customer"
+        )
         try:
             if isinstance(return_id, int) or str(return_id).isdigit():
                 return returns.get(pk=int(return_id))
@@ -206,9 +208,11 @@ class ReturnsService:
 
     @staticmethod
     def _check_owner(order: Order, acting_user: User | None, error: Exception) -> None:
-        if acting_user is None or is_returns_staff(acting_user) or acting_user.is_staff:
+        """No user is the system; returns staff act for anyone; anyone else only for the
+        customers they were verified to act for (returns.services.customers)."""
+        if acting_user is None or is_returns_staff(acting_user):
             return
-        if order.customer_id != customer_id_for_user(acting_user):
+        if not user_acts_for_customer(user=acting_user, customer_id=order.customer_id):
             raise error
 
     @staticmethod
@@ -334,7 +338,7 @@ class ReturnsService:
         return_request = ReturnRequest(
             rma_number=_new_rma_number(),
             order=order,
-            customer_id=order.customer_id,
+            customer=order.customer,
             reason=reason,
             description=description or "",
             images=[str(url) for url in images],
@@ -582,7 +586,7 @@ class ReturnsService:
             label_request = LabelRequest(
                 rma_number=return_request.rma_number,
                 order_id=return_request.order.external_id,
-                customer_id=return_request.customer_id,
+                customer_id=return_request.customer.external_id,
                 ship_to=settings.RETURNS_WAREHOUSE_ADDRESS,
             )
         # The carrier call happens outside the row lock: it may be a slow remote service.
@@ -956,7 +960,7 @@ class ReturnsService:
             credit = refunds.issue_store_credit(
                 amount=amount + bonus,
                 currency=return_request.currency,
-                customer_id=return_request.customer_id,
+                customer_id=return_request.customer.external_id,
                 recipient_email=return_request.order.customer_email,
                 message=f"Refund for return {return_request.rma_number}",
                 acting_user_id=str(acting_user.pk) if acting_user else "",
@@ -972,7 +976,7 @@ class ReturnsService:
                 return_id=return_request.pk,
                 rma_number=return_request.rma_number,
                 order_id=return_request.order.external_id,
-                customer_id=return_request.customer_id,
+                customer_id=return_request.customer.external_id,
                 lines=lines,
                 value=amount,
                 currency=return_request.currency,

@@ -60,10 +60,11 @@ def seed_dashboard_data() -> None:
     GiftCardFactory(amount=Decimal("20.00"), currency="USD")
     GiftCardFactory(amount=Decimal("30.00"), currency="EUR")
     for status in ["pending", "pending", "approved"]:
+        order = OrderFactory()
         ReturnRequest.objects.create(
             rma_number=f"RMA{next(_rma):05d}",
-            order=OrderFactory(),
-            customer_id="cust-1",
+            order=order,
+            customer=order.customer,
             reason=ReturnReason.values[0],
             currency="USD",
             status=status,

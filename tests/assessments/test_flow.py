@@ -8,24 +8,30 @@ from django.utils import timezone
 from assessments.selectors import next_lesson_for
 from core.models import OutboxEvent
 from learners.models import Learner
+from tests.learners.factories import LearnerFactory
+from tests.learners.support import configure_email, register
 
 pytestmark = pytest.mark.django_db
 
 
-def test_sign_up_learn_and_complete_onboarding_through_the_api(api_client, bank, settings):
+def test_sign_up_learn_and_complete_onboarding_through_the_api(
+    api_client, bank, settings, django_capture_on_commit_callbacks
+):
     settings.LESSON_GENERATOR_URL = ""  # the authored bank only
-    # given: a new associate signs up and signs in
-    signup = {
-        "employee_id": "EMP42",
-        "email": "new.hire@frontline.test",
-        "first_name": "New",
-        "last_name": "Hire",
-        "role": "sales_associate",
-        "password": "a-Long-pass-phrase-9",
-    }
-    assert api_client.post("/api/v1/learners/register/", signup, format="json").status_code == 201
+    # given: a new associate on the HR roster registers (code by email) and signs in
+    configure_email(settings)
+    LearnerFactory(employee_id="EMP42", email="new.hire@frontline.test", user=None)
+    password = "a-Long-pass-phrase-9"
+    response = register(
+        api_client,
+        django_capture_on_commit_callbacks,
+        employee_id="EMP42",
+        email="new.hire@frontline.test",
+        password=password,
+    )
+    assert response.status_code == 201
     token = api_client.post(
-        "/api/v1/auth/token/", {"username": "EMP42", "password": signup["password"]}
+        "/api/v1/auth/token/", {"username": "EMP42", "password": password}
     ).json()["access"]
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
 

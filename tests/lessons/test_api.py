@@ -5,72 +5,109 @@ from learners.models import Learner
 from lessons.models import LearningPath
 from lessons.services import learning_path_enrol
 from tests.learners.factories import LearnerFactory
+from tests.learners.support import (
+    REGISTER,
+    configure_email,
+    emailed_code,
+    register,
+    request_code,
+)
 from tests.lessons.factories import MicrolessonFactory
 
 pytestmark = pytest.mark.django_db
 
-REGISTER = "/api/v1/learners/register/"
-SIGNUP = {
-    "employee_id": "EMP123",
-    "email": "john.doe@frontline.test",
-    "first_name": "John",
-    "last_name": "Doe",
-    "role": "sales_associate",
-    "preferred_channel": "email",
-    "password": "a-Long-pass-phrase-9",
-}
+PASSWORD = "a-Long-pass-phrase-9"
 
 
-# --- registration -------------------------------------------------------------------------
+@pytest.fixture
+def roster(settings):
+    """EMP123 on the HR roster (as import_learners leaves it: no account yet)."""
+    configure_email(settings)
+    return LearnerFactory(employee_id="EMP123", email="john.doe@frontline.test", user=None)
 
 
-def test_registration_creates_learner_account_and_onboarding_path(api_client, bank):
-    response = api_client.post(REGISTER, SIGNUP, format="json")
+# --- registration (claiming a roster entry) -----------------------------------------------
+
+
+def test_registration_claims_the_roster_entry_and_enrols_onboarding(
+    api_client, bank, roster, django_capture_on_commit_callbacks
+):
+    # when
+    response = register(
+        api_client,
+        django_capture_on_commit_callbacks,
+        employee_id="EMP123",
+        email="john.doe@frontline.test",
+        password=PASSWORD,
+    )
+    # then
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["employee_id"] == "EMP123"
+    assert body["employee_id"] == "EMP123" and body["id"] == roster.pk
     assert body["learning_path"]["template"] == "onboarding"
     assert body["learning_path"]["status"] == "not_started"
     assert "password" not in body
     # the new account can get a JWT and see itself
     token = api_client.post(
-        "/api/v1/auth/token/", {"username": "EMP123", "password": SIGNUP["password"]}
+        "/api/v1/auth/token/", {"username": "EMP123", "password": PASSWORD}
     ).json()["access"]
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api_client.get("/api/v1/me/").json()["email"] == "john.doe@frontline.test"
 
 
-def test_registration_answers_every_invalid_field_with_400(api_client, bank):
+def test_registration_step_one_needs_an_employee_id_or_email(api_client, roster):
+    response = api_client.post(REGISTER, {}, format="json")
+    assert response.status_code == 400 and "employee_id" in response.json()["errors"]
+    response = api_client.post(REGISTER, {"email": "bad"}, format="json")
+    assert response.status_code == 400 and "email" in response.json()["errors"]
+
+
+def test_registration_step_two_needs_code_and_password(api_client, roster):
+    response = api_client.post(REGISTER, {"employee_id": "EMP123", "code": "1"}, format="json")
+    assert response.status_code == 400 and "password" in response.json()["errors"]
     response = api_client.post(
-        REGISTER,
-        {**SIGNUP, "email": "bad", "role": "x", "phone": "1", "first_name": ""},
-        format="json",
+        REGISTER, {"employee_id": "EMP123", "password": PASSWORD}, format="json"
     )
-    assert response.status_code == 400
-    assert {"first_name"} <= set(response.json()["errors"])
-    response = api_client.post(
-        REGISTER, {**SIGNUP, "email": "bad", "role": "x", "phone": "1"}, format="json"
+    assert response.status_code == 400 and "code" in response.json()["errors"]
+    assert not get_user_model().objects.exists()
+
+
+def test_a_weak_password_is_a_field_error_and_keeps_the_code(
+    api_client, bank, roster, django_capture_on_commit_callbacks
+):
+    # given
+    request_code(api_client, django_capture_on_commit_callbacks, employee_id="EMP123")
+    code = emailed_code(roster.email)
+    # when
+    weak = api_client.post(
+        REGISTER, {"employee_id": "EMP123", "code": code, "password": "123"}, format="json"
     )
-    assert response.status_code == 400
-    assert {"email", "role", "phone"} <= set(response.json()["errors"])
-    assert not Learner.objects.exists() and not get_user_model().objects.exists()
+    # then
+    assert weak.status_code == 400 and "password" in weak.json()["errors"]
+    assert not get_user_model().objects.exists()
+    strong = api_client.post(
+        REGISTER, {"employee_id": "EMP123", "code": code, "password": PASSWORD}, format="json"
+    )
+    assert strong.status_code == 201
 
 
-def test_duplicate_registration_is_400(api_client, bank):
-    assert api_client.post(REGISTER, SIGNUP, format="json").status_code == 201
-    again = api_client.post(REGISTER, {**SIGNUP, "employee_id": "EMP124"}, format="json")
-    assert again.status_code == 400 and "email" in again.json()["errors"]
-    assert Learner.objects.count() == 1
-
-
-def test_registration_without_an_onboarding_template_is_503_and_creates_nothing(api_client, db):
-    response = api_client.post(REGISTER, SIGNUP, format="json")
+def test_registration_without_an_onboarding_template_is_503_and_creates_nothing(
+    api_client, roster, django_capture_on_commit_callbacks
+):
+    response = register(
+        api_client,
+        django_capture_on_commit_callbacks,
+        employee_id="EMP123",
+        email=roster.email,
+        password=PASSWORD,
+    )
     assert response.status_code == 503
     assert response.json()["code"] == "onboarding_not_configured"
-    assert not Learner.objects.exists() and not get_user_model().objects.exists()
+    assert not get_user_model().objects.exists()
+    assert Learner.objects.get(pk=roster.pk).user_id is None
 
 
-def test_registration_is_throttled(api_client, bank, settings):
+def test_registration_is_throttled(api_client, bank, roster, settings):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {
@@ -79,10 +116,10 @@ def test_registration_is_throttled(api_client, bank, settings):
         },
     }
     codes = [
-        api_client.post(REGISTER, {**SIGNUP, "employee_id": "X"}, format="json").status_code
+        api_client.post(REGISTER, {"employee_id": "EMP123"}, format="json").status_code
         for _ in range(3)
     ]
-    assert codes == [201, 400, 429]  # created, duplicate, throttled
+    assert codes == [202, 202, 429]
 
 
 # --- staff --------------------------------------------------------------------------------
@@ -200,21 +237,19 @@ def test_self_service_needs_authentication(api_client, bank):
         assert api_client.get(url).status_code == 401
 
 
-def test_registration_accepts_the_seed_nested_learner_body(api_client, bank):
-    body = {"learner": {k: v for k, v in SIGNUP.items() if k != "password"}}
-    response = api_client.post(REGISTER, body, format="json")
+def test_registration_accepts_the_seed_nested_learner_body(
+    api_client, bank, roster, django_capture_on_commit_callbacks
+):
+    # given
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = api_client.post(REGISTER, {"learner": {"employee_id": "EMP123"}}, format="json")
+    assert asked.status_code == 202
+    # when
+    body = {"employee_id": "EMP123", "code": emailed_code(roster.email), "password": PASSWORD}
+    response = api_client.post(REGISTER, {"learner": body}, format="json")
+    # then
     assert response.status_code == 201, response.json()
     assert response.json()["learning_path"]["name"] == "New associate onboarding"
-
-
-def test_registration_validates_choices_in_the_serializer(api_client, bank):
-    response = api_client.post(
-        REGISTER,
-        {**SIGNUP, "preferred_channel": "fax", "knowledge_level": "guru", "time_zone": "Mars/X"},
-        format="json",
-    )
-    assert response.status_code == 400
-    assert {"preferred_channel", "knowledge_level", "time_zone"} <= set(response.json()["errors"])
 
 
 def test_deleting_a_lesson_that_was_delivered_is_a_409_naming_what_holds_it(

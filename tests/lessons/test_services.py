@@ -5,41 +5,55 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from core.models import OutboxEvent
+from learners.errors import VerificationCodeInvalidError
 from learners.models import Learner
 from lessons import services
 from lessons.errors import AlreadyEnrolledError, LessonBankError, PathTransitionError
 from lessons.models import LearningPath, LessonCompletion, Microlesson, PathTemplate, Topic
 from lessons.services import OnboardingNotConfiguredError
 from tests.learners.factories import LearnerFactory
+from tests.learners.support import configure_email, emailed_code
 from tests.lessons.factories import LearningPathFactory
 
 pytestmark = pytest.mark.django_db
 
-REGISTRATION = {
-    "employee_id": "EMP123",
-    "email": "John.Doe@Frontline.test",
-    "first_name": "John",
-    "last_name": "Doe",
-    "role": "sales_associate",
-    "preferred_channel": "email",
-}
+PASSWORD = "a-Long-pass-phrase-9"
 
 
 def _topics(events):
     return [e.topic for e in events]
 
 
+@pytest.fixture
+def roster(settings):
+    configure_email(settings)
+    return LearnerFactory(
+        employee_id="EMP123", email="john.doe@frontline.test", role="manager", user=None
+    )
+
+
+def _code(roster, capture) -> str:
+    with capture(execute=True):
+        services.learner_registration_request(employee_id=roster.employee_id)
+    return emailed_code(roster.email)
+
+
 # --- registration -----------------------------------------------------------------------
 
 
-def test_registration_creates_the_learner_and_enrols_onboarding(bank):
+def test_registration_claims_the_roster_entry_and_enrols_onboarding(
+    bank, roster, django_capture_on_commit_callbacks
+):
+    # given
+    code = _code(roster, django_capture_on_commit_callbacks)
     # when
-    registration = services.learner_register(**REGISTRATION, password="a-Long-pass-phrase-9")
+    registration = services.learner_register(employee_id="EMP123", code=code, password=PASSWORD)
     # then
     learner = registration.learner
-    assert learner.email == "john.doe@frontline.test"
+    assert learner.pk == roster.pk and learner.role == "manager"
     assert learner.user.username == "EMP123"
-    assert learner.user.check_password("a-Long-pass-phrase-9")
+    assert learner.user.email == "john.doe@frontline.test"
+    assert learner.user.check_password(PASSWORD)
     path = registration.learning_path
     assert path.learner == learner
     assert path.template == bank["onboarding"]
@@ -50,59 +64,39 @@ def test_registration_creates_the_learner_and_enrols_onboarding(bank):
     assert "learner.registered" in _topics(OutboxEvent.objects.all())
 
 
-@pytest.mark.parametrize(
-    ("override", "field"),
-    [
-        ({"email": "invalid_email"}, "email"),
-        ({"role": "invalid_role"}, "role"),
-        ({"preferred_channel": "pager"}, "preferred_channel"),
-        ({"phone": "555-1234"}, "phone"),
-        ({"first_name": ""}, "first_name"),
-        ({"employee_id": ""}, "employee_id"),
-        ({"preferred_channel": "sms", "phone": ""}, "phone"),
-    ],
-)
-def test_registration_with_an_invalid_field_creates_nothing(bank, override, field):
-    # when
-    with pytest.raises(ValidationError) as excinfo:
-        services.learner_register(**{**REGISTRATION, **override})
-    # then
-    assert field in excinfo.value.message_dict
-    assert Learner.objects.count() == 0
-    assert LearningPath.objects.count() == 0
-    assert OutboxEvent.objects.count() == 0
+def test_registration_by_roster_email_works_too(bank, roster, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.learner_registration_request(email="JOHN.DOE@frontline.test")
+    code = emailed_code(roster.email)
+    registration = services.learner_register(
+        email="john.doe@frontline.test", code=code, password=PASSWORD
+    )
+    assert registration.learner.pk == roster.pk
 
 
-def test_registration_with_a_weak_password_creates_no_account(bank):
+def test_registration_with_a_weak_password_creates_no_account(
+    bank, roster, django_capture_on_commit_callbacks
+):
+    code = _code(roster, django_capture_on_commit_callbacks)
     with pytest.raises(ValidationError) as excinfo:
-        services.learner_register(**REGISTRATION, password="123")
+        services.learner_register(employee_id="EMP123", code=code, password="123")
     assert "password" in excinfo.value.message_dict
     assert get_user_model().objects.count() == 0
-    assert Learner.objects.count() == 0
+    assert Learner.objects.get(pk=roster.pk).user_id is None
 
 
-def test_duplicate_employee_id_or_email_is_a_field_error(bank):
-    services.learner_register(**REGISTRATION)
-    with pytest.raises(ValidationError) as excinfo:
-        services.learner_register(**{**REGISTRATION, "email": "other@frontline.test"})
-    assert "employee_id" in excinfo.value.message_dict
-    with pytest.raises(ValidationError) as excinfo:
-        services.learner_register(
-            **{**REGISTRATION, "employee_id": "EMP999", "email": "JOHN.DOE@frontline.test"}
-        )
-    assert "email" in excinfo.value.message_dict
-    assert Learner.objects.count() == 1
-
-
-def test_registration_rolls_back_the_learner_and_account_when_enrolment_fails(db):
-    # given: no onboarding template, so the step after creating the learner fails
+def test_registration_rolls_back_the_account_when_enrolment_fails(
+    db, roster, django_capture_on_commit_callbacks
+):
+    # given: no onboarding template, so the step after creating the account fails
     assert not PathTemplate.objects.exists()
+    code = _code(roster, django_capture_on_commit_callbacks)
     # when
     with pytest.raises(OnboardingNotConfiguredError):
-        services.learner_register(**REGISTRATION, password="a-Long-pass-phrase-9")
+        services.learner_register(employee_id="EMP123", code=code, password=PASSWORD)
     # then
-    assert Learner.objects.count() == 0
     assert get_user_model().objects.count() == 0
+    assert Learner.objects.get(pk=roster.pk).user_id is None
     assert OutboxEvent.objects.count() == 0
 
 
@@ -274,37 +268,26 @@ def test_bank_import_refuses_an_invalid_bank_listing_every_problem_and_writes_no
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("with_account", [True, False])
-def test_concurrent_registrations_of_one_employee_give_one_learner_and_one_field_error(
-    bank, with_account
-):
-    import threading
+def test_concurrent_claims_with_the_one_code_give_one_account(bank, settings):
+    from tests.concurrency import run_in_threads
 
-    from django.db import connection
+    # given
+    configure_email(settings)
+    roster = LearnerFactory(employee_id="EMP123", email="john.doe@frontline.test", user=None)
+    services.learner_registration_request(employee_id="EMP123")  # autocommit: sent at once
+    code = emailed_code(roster.email)
 
-    barrier = threading.Barrier(3)
-    outcomes: list[str] = []
-
-    def register(n: int) -> None:
+    def claim() -> str:
         try:
-            barrier.wait()
-            services.learner_register(
-                **{**REGISTRATION, "email": f"racer{n}@frontline.test"},
-                password="a-Long-pass-phrase-9" if with_account else None,
-            )
-            outcomes.append("created")
-        except ValidationError as exc:
-            outcomes.append(f"invalid:{','.join(sorted(exc.message_dict))}")
-        except BaseException as exc:  # anything else would be a 500
-            outcomes.append(f"error:{type(exc).__name__}")
-        finally:
-            connection.close()
+            services.learner_register(employee_id="EMP123", code=code, password=PASSWORD)
+            return "created"
+        except VerificationCodeInvalidError:
+            return "invalid_code"
 
-    threads = [threading.Thread(target=register, args=(n,)) for n in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) == ["created", "invalid:employee_id", "invalid:employee_id"]
-    assert Learner.objects.count() == 1
+    # when
+    outcomes, errors = run_in_threads(claim, claim, claim)
+    # then
+    assert errors == [None, None, None]
+    assert sorted(outcomes) == ["created", "invalid_code", "invalid_code"]
+    assert get_user_model().objects.count() == 1
     assert LearningPath.objects.count() == 1

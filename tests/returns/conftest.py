@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from returns.services import ReturnsService
-from tests.returns.factories import OrderFactory, OrderLineFactory
+from tests.returns.factories import CustomerAccessFactory, OrderFactory, OrderLineFactory
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +74,10 @@ def staff(django_user_model):
 
 @pytest.fixture
 def customer(django_user_model):
-    return django_user_model.objects.create_user(username="cust-1")
+    """A shopper's account, verified (by an emailed link) to act for customer cust-1."""
+    user = django_user_model.objects.create_user(username="shopper")
+    CustomerAccessFactory(user=user, customer__external_id="cust-1")
+    return user
 
 
 # --- payments service on loopback -------------------------------------------------------

@@ -4,7 +4,27 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from returns.models import Order, OrderLine
+from returns.models import Customer, CustomerAccess, Order, OrderLine
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+        django_get_or_create = ("external_id",)
+
+    external_id = "cust-1"
+    email = "shopper@example.com"
+
+
+class CustomerAccessFactory(factory.django.DjangoModelFactory):
+    """A user verified to act for a customer (as opening an emailed link records it)."""
+
+    class Meta:
+        model = CustomerAccess
+
+    customer = factory.SubFactory(CustomerFactory)
+    method = CustomerAccess.Method.EMAIL_LINK
+    verified_at = factory.LazyFunction(timezone.now)
 
 
 class OrderFactory(factory.django.DjangoModelFactory):
@@ -12,7 +32,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
         model = Order
 
     external_id = factory.Sequence(lambda n: f"order-{n}")
-    customer_id = "cust-1"
+    customer = factory.SubFactory(CustomerFactory)
     customer_email = "shopper@example.com"
     currency = "USD"
     shipping_amount = Decimal("7.00")

@@ -72,7 +72,7 @@ def test_a_customer_cannot_see_other_customers_orders_or_returns(
     customer_client, staff_client, service
 ):
     # given
-    theirs = make_order([{}], customer_id="cust-2", external_id="theirs")
+    theirs = make_order([{}], customer__external_id="cust-2", external_id="theirs")
     request = service.initiate(
         order_id="theirs", items=[{"line_item_id": "L1", "quantity": 1}], reason="other"
     )

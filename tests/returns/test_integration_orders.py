@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from returns.models import Order, OrderEventReceipt, OrderLine
+from returns.models import Customer, Order, OrderEventReceipt, OrderLine
 from returns.webhooks import sign
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +69,30 @@ def test_order_completed_creates_the_mirror(client):
         Decimal("19.99"),
         Decimal("3.20"),
     )
+
+
+def test_orders_name_their_customer_record_and_keep_it_current(client):
+    # when: two orders of one customer, the second with a new address and a name
+    _post(client, _completed())
+    _post(
+        client,
+        _completed(
+            event_id="evt-2",
+            order_id="web-2",
+            customer_email="new@example.com",
+            customer_name="Sam Shopper",
+        ),
+    )
+    # then: one customer, both orders point to it, each order keeps its own address
+    [customer] = Customer.objects.all()
+    assert (customer.external_id, customer.email, customer.name) == (
+        "cust-1",
+        "new@example.com",
+        "Sam Shopper",
+    )
+    orders = dict(Order.objects.values_list("external_id", "customer_email"))
+    assert orders == {"web-1": "shopper@example.com", "web-2": "new@example.com"}
+    assert set(Order.objects.values_list("customer_id", flat=True)) == {customer.pk}
 
 
 def test_a_redelivered_event_is_applied_once(client):
