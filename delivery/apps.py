@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class DeliveryConfig(AppConfig):
     name = "delivery"
     verbose_name = "Delivery"
+
+    def ready(self) -> None:
+        # Registers the @subscribe handlers (verification codes for learners).
+        from delivery import handlers  # noqa: F401

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import re
 import secrets
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from core.outbox import publish_event
 from learners.errors import ChannelUnavailableError
 from learners.models import Channel, Cohort, Learner, LearnerVerification, validate_e164
 
@@ -271,10 +271,10 @@ def verification_start(
         expires_at=now + datetime.timedelta(minutes=settings.IDENTITY_CODE_MINUTES),
         acting_user=acting_user,
     )
-    from learners.tasks import learner_verification_send_task
-
-    transaction.on_commit(
-        partial(learner_verification_send_task.delay, verification.pk), robust=True
+    # Delivery sends the code (delivery.verification): learners sits below delivery.
+    publish_event(
+        "learner.verification_requested",
+        {"verification_id": verification.pk, "purpose": verification.purpose},
     )
     return verification
 

@@ -7,6 +7,8 @@ import re
 
 from django.core import mail
 
+from tests.commits import committed
+
 REGISTER = "/api/v1/learners/register/"
 VERIFY_CONTACT = "/api/v1/me/contacts/verify/"
 _CODE = re.compile(r"\b(\d{6})\b")
@@ -33,7 +35,7 @@ def emailed_code(address: str) -> str:
 
 def request_code(client, capture, **keys):
     """Step 1, with the after-commit email actually sent."""
-    with capture(execute=True):
+    with committed(capture):
         return client.post(REGISTER, keys, format="json")
 
 

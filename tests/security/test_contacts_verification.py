@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 
 from learners.models import Learner, LearnerVerification
+from tests.commits import committed
 from tests.delivery import conftest as delivery_fixtures
 from tests.learners.factories import LearnerFactory
 from tests.learners.support import VERIFY_CONTACT, code_in
@@ -42,7 +43,7 @@ def me(api_client, django_user_model, live):
 
 
 def _patch(client, capture, **body):
-    with capture(execute=True):
+    with committed(capture):
         return client.patch("/api/v1/me/", body, format="json")
 
 

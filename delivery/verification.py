@@ -4,9 +4,11 @@ contact code by SMS (Twilio channel) or Slack DM (Slack channel) to the address 
 proven. The code is made here, at send time, so it never sits in the database, the broker
 or a log; only its HMAC is stored.
 
-learners sits below delivery in the app graph; it borrows delivery's channels (transport
-only: no routing, no tasks, no delivery records) because a proof must go to one exact
-address, not wherever the router would fall back to.
+learners sits below delivery in the app graph, so learners asks for a code by publishing
+`learner.verification_requested` (the verification's id, never a code) and delivery's
+handler sends it. It uses the channels directly (transport only: no routing, no delivery
+records) because a proof must go to one exact address, not wherever the router would fall
+back to. A temporary channel error fails the handler run, which the outbox retries.
 """
 
 from __future__ import annotations
