@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.logging.RequestIdMiddleware",
+    "core.outages.DependencyUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -307,6 +308,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     # Every 5 seconds: push committed outbox events to the stream.
     "core-outbox-publish": {"task": "core.outbox_publish", "schedule": 5.0},
+    # Every minute: re-dispatch outbox handler runs still owed after their grace period.
+    "core-outbox-sweep": {"task": "core.outbox_sweep", "schedule": crontab()},
     # Every 30 seconds: beat's heartbeat, shown by /healthz and the dashboard.
     "core-beat-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
     # Daily at 03:15 UTC: drop job-run rows and published outbox rows past retention.
@@ -319,7 +322,25 @@ OUTBOX_STREAM = env_str("OUTBOX_STREAM", "frontline:events")
 OUTBOX_STREAM_MAXLEN = env_int("OUTBOX_STREAM_MAXLEN", 1_000_000)
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500)
 OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 14)
+# Handler runs still without a ProcessedEvent this long after their event was published are
+# re-dispatched by the sweep (then after 2x, 4x ... the grace, at most hourly); events the
+# sweep checks per run.
+OUTBOX_HANDLER_GRACE_SECONDS = env_int("OUTBOX_HANDLER_GRACE_SECONDS", 120)
+OUTBOX_SWEEP_BATCH = env_int("OUTBOX_SWEEP_BATCH", 1000)
 JOB_RUN_RETENTION_DAYS = env_int("JOB_RUN_RETENTION_DAYS", 90)
+
+# SECTION: resilience and health -------------------------------------------------------
+# A request that fails because PostgreSQL, Redis or the broker is down answers 503 with
+# this Retry-After (seconds). Rate limiters that lose Redis limit per process and try Redis
+# again after this many seconds.
+DEPENDENCY_RETRY_AFTER_SECONDS = env_int("DEPENDENCY_RETRY_AFTER_SECONDS", 10)
+RATE_LIMIT_REDIS_RETRY_SECONDS = float(env_str("RATE_LIMIT_REDIS_RETRY_SECONDS", "2"))
+# /healthz: beat's heartbeat (every 30 s) older than this is "stale" and fails the check;
+# the window of the web tier's 5xx share, and how often each process adds its response
+# counts to Redis.
+HEALTH_BEAT_STALE_SECONDS = env_int("HEALTH_BEAT_STALE_SECONDS", 120)
+HEALTH_ERROR_RATE_MINUTES = env_int("HEALTH_ERROR_RATE_MINUTES", 5)
+METRICS_FLUSH_SECONDS = float(env_str("METRICS_FLUSH_SECONDS", "5"))
 
 # SECTION: providers (the *_API_URL overrides point an SDK at another base URL) --------
 
@@ -341,6 +362,7 @@ SENTRY_DSN = env_str("SENTRY_DSN")
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
+ACCESS_LOG = env_bool("ACCESS_LOG", default=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -363,6 +385,9 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # One JSON line per request with its request id (core.logging); gunicorn's own
+        # access log is off (GUNICORN_ACCESS_LOG turns it back on).
+        "frontline.access": {"level": LOG_LEVEL if ACCESS_LOG else "WARNING"},
         "celery": {"level": LOG_LEVEL},
     },
 }
@@ -565,8 +590,10 @@ ANALYTICS_CONSOLE_STATEMENT_TIMEOUT_MS = env_int("ANALYTICS_CONSOLE_STATEMENT_TI
 ANALYTICS_CONSOLE_MAX_ROWS = env_int("ANALYTICS_CONSOLE_MAX_ROWS", 1000)
 # Monitoring dashboard (the admin index): seconds its figures are cached (0: never).
 ANALYTICS_DASHBOARD_CACHE_SECONDS = env_int("ANALYTICS_DASHBOARD_CACHE_SECONDS", 30)
-# /healthz reports the ETL as "lagging" (status "degraded", still 200) past this many seconds.
+# /healthz reports the ETL as "lagging" (status "degraded", still 200) past WARN seconds,
+# and as failing (503, "etl" in `failing`) past FAIL seconds.
 ANALYTICS_ETL_LAG_WARN_SECONDS = env_int("ANALYTICS_ETL_LAG_WARN_SECONDS", 300)
+ANALYTICS_ETL_LAG_FAIL_SECONDS = env_int("ANALYTICS_ETL_LAG_FAIL_SECONDS", 1800)
 # Scheduled reports: how long a file link in a delivered report works (seconds), the most
 # rows a PDF shows (the CSV always has every row), the largest CSV + PDF an email attaches
 # (larger runs are sent as links only), when a run stuck in "running" is taken over by the
