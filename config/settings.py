@@ -279,6 +279,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+else:
+    # Redis holds a delivered, unacknowledged message (acks_late) for this long before
+    # giving it to another worker: a killed worker's tasks come back within minutes, not
+    # kombu's default hour. Keep it above the task time limit and the longest countdown a
+    # task retries with (outbox dispatch: 300 s), or a running task is handed out twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 600),
+    }
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
@@ -335,6 +343,10 @@ JOB_RUN_RETENTION_DAYS = env_int("JOB_RUN_RETENTION_DAYS", 90)
 # again after this many seconds.
 DEPENDENCY_RETRY_AFTER_SECONDS = env_int("DEPENDENCY_RETRY_AFTER_SECONDS", 10)
 RATE_LIMIT_REDIS_RETRY_SECONDS = float(env_str("RATE_LIMIT_REDIS_RETRY_SECONDS", "2"))
+# Long-running loops (manage.py etl_consume) wait this long after a lost connection,
+# doubling per failed attempt up to the maximum (seconds).
+RECONNECT_INITIAL_SECONDS = float(env_str("RECONNECT_INITIAL_SECONDS", "0.5"))
+RECONNECT_MAX_SECONDS = float(env_str("RECONNECT_MAX_SECONDS", "30"))
 # /healthz: beat's heartbeat (every 30 s) older than this is "stale" and fails the check;
 # the window of the web tier's 5xx share, and how often each process adds its response
 # counts to Redis.

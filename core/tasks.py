@@ -27,7 +27,7 @@ def outbox_publish_task() -> int:
     name="core.outbox_dispatch",
     autoretry_for=(Exception,),
     retry_backoff=True,
-    retry_backoff_max=600,
+    retry_backoff_max=300,  # below the broker's visibility timeout (settings)
     max_retries=8,
     ignore_result=True,
 )
