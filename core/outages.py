@@ -123,8 +123,19 @@ _request_outages: dict[str, OutageLog] = {}
 
 
 def note_request_failure(dependency: str, exc: BaseException, path: str) -> None:
+    """Log the outage (once) and, for the database, drop connections that are broken, so
+    the next request reconnects instead of failing on the same dead socket."""
     log = _request_outages.setdefault(dependency, OutageLog(f"{dependency} (requests)"))
     log.failure(exc, path=path)
+    if dependency == "database":
+        from django.db import connections
+
+        for connection in connections.all(initialized_only=True):
+            try:
+                if not connection.in_atomic_block:
+                    connection.close_if_unusable_or_obsolete()
+            except Exception:  # closing a dead connection can fail as well; drop it
+                connection.connection = None
 
 
 class DependencyUnavailableMiddleware:
