@@ -284,8 +284,12 @@ else:
     # giving it to another worker: a killed worker's tasks come back within minutes, not
     # kombu's default hour. Keep it above the task time limit and the longest countdown a
     # task retries with (outbox dispatch: 300 s), or a running task is handed out twice.
+    # Workers look for such messages every RESTORE_INTERVAL x RESTORE_THROTTLE seconds
+    # (kombu's defaults, 10 x 10, would add up to 100 s).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 600),
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL_SECONDS", 10),
+        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 3),
     }
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True

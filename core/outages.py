@@ -92,7 +92,7 @@ class OutageLog:
         logger.warning(
             f"{self.name} unavailable" if first else f"{self.name} still unavailable",
             extra={
-                "dependency": self.name,
+                "outage": self.name,
                 "error": f"{type(exc).__name__}: {exc}"[:300],
                 "failures": failures,
                 "down_seconds": round(down_for, 1),
@@ -112,7 +112,7 @@ class OutageLog:
         logger.warning(
             f"{self.name} available again",
             extra={
-                "dependency": self.name,
+                "outage": self.name,
                 "failures": failures,
                 "down_seconds": round(down_for, 1),
             },

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -84,9 +85,11 @@ class Child:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    stop_signal: int = signal.SIGTERM
+
     def stop(self) -> None:
         if self.alive:
-            self.process.terminate()
+            self.process.send_signal(self.stop_signal)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -100,6 +103,7 @@ class Gunicorn(Child):
     """gunicorn config.wsgi on a free port, one worker (the project's gunicorn.conf.py)."""
 
     port: int = field(default_factory=free_port)
+    stop_signal: int = signal.SIGQUIT  # gunicorn's quick shutdown: the test is over
 
     @classmethod
     def with_env(cls, env: dict[str, str]) -> Gunicorn:
@@ -127,8 +131,8 @@ class Gunicorn(Child):
 def _reset_celery_connections() -> None:
     from config.celery_app import app
 
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # Only drop the references: kombu keeps one pool per broker URL in a registry, and a
+    # closed pool would be handed back the next time that URL is used.
     app._pool = None
     app.amqp._producer_pool = None
 
