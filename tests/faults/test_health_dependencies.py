@@ -167,3 +167,12 @@ def test_healthz_reports_the_share_of_5xx_responses(settings, monkeypatch):
     assert rate["rate"] == 0.25
     assert rate["scope"] == "all web processes"
     assert body["job_runs"]["failed"] == 0
+
+
+def test_a_web_probe_requiring_only_its_own_dependencies_passes_while_beat_is_stale():
+    Heartbeat.objects.create(name="beat", seen_at=timezone.now() - timedelta(hours=1))
+    full = Client().get("/healthz")
+    web = Client().get("/healthz?require=database,cache")
+    assert full.status_code == 503
+    assert web.status_code == 200
+    assert web.json()["failing"] == ["scheduler"]
