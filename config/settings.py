@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.logging.RequestIdMiddleware",
+    "core.outages.DependencyUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -137,6 +138,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "frontline"),
+            # Without timeouts a Redis that stops answering (rather than refusing) would
+            # hold every request that touches the cache forever.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
 else:
@@ -232,9 +236,10 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    # DRF's anon/user throttles, limiting per process while Redis is unreachable.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "core.api.throttling.AnonRateThrottle",
+        "core.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "60/min"),
@@ -278,6 +283,18 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+else:
+    # Redis holds a delivered, unacknowledged message (acks_late) for this long before
+    # giving it to another worker: a killed worker's tasks come back within minutes, not
+    # kombu's default hour. Keep it above the task time limit and the longest countdown a
+    # task retries with (outbox dispatch: 300 s), or a running task is handed out twice.
+    # Workers look for such messages every RESTORE_INTERVAL x RESTORE_THROTTLE seconds
+    # (kombu's defaults, 10 x 10, would add up to 100 s).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 600),
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL_SECONDS", 10),
+        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 3),
+    }
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600
@@ -307,6 +324,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     # Every 5 seconds: push committed outbox events to the stream.
     "core-outbox-publish": {"task": "core.outbox_publish", "schedule": 5.0},
+    # Every minute: re-dispatch outbox handler runs still owed after their grace period.
+    "core-outbox-sweep": {"task": "core.outbox_sweep", "schedule": crontab()},
     # Every 30 seconds: beat's heartbeat, shown by /healthz and the dashboard.
     "core-beat-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
     # Daily at 03:15 UTC: drop job-run rows and published outbox rows past retention.
@@ -319,7 +338,29 @@ OUTBOX_STREAM = env_str("OUTBOX_STREAM", "frontline:events")
 OUTBOX_STREAM_MAXLEN = env_int("OUTBOX_STREAM_MAXLEN", 1_000_000)
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500)
 OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 14)
+# Handler runs still without a ProcessedEvent this long after their event was published are
+# re-dispatched by the sweep (then after 2x, 4x ... the grace, at most hourly); events the
+# sweep checks per run.
+OUTBOX_HANDLER_GRACE_SECONDS = env_int("OUTBOX_HANDLER_GRACE_SECONDS", 120)
+OUTBOX_SWEEP_BATCH = env_int("OUTBOX_SWEEP_BATCH", 1000)
 JOB_RUN_RETENTION_DAYS = env_int("JOB_RUN_RETENTION_DAYS", 90)
+
+# SECTION: resilience and health -------------------------------------------------------
+# A request that fails because PostgreSQL, Redis or the broker is down answers 503 with
+# this Retry-After (seconds). Rate limiters that lose Redis limit per process and try Redis
+# again after this many seconds.
+DEPENDENCY_RETRY_AFTER_SECONDS = env_int("DEPENDENCY_RETRY_AFTER_SECONDS", 10)
+RATE_LIMIT_REDIS_RETRY_SECONDS = float(env_str("RATE_LIMIT_REDIS_RETRY_SECONDS", "2"))
+# Long-running loops (manage.py etl_consume) wait this long after a lost connection,
+# doubling per failed attempt up to the maximum (seconds).
+RECONNECT_INITIAL_SECONDS = float(env_str("RECONNECT_INITIAL_SECONDS", "0.5"))
+RECONNECT_MAX_SECONDS = float(env_str("RECONNECT_MAX_SECONDS", "30"))
+# /healthz: beat's heartbeat (every 30 s) older than this is "stale" and fails the check;
+# the window of the web tier's 5xx share, and how often each process adds its response
+# counts to Redis.
+HEALTH_BEAT_STALE_SECONDS = env_int("HEALTH_BEAT_STALE_SECONDS", 120)
+HEALTH_ERROR_RATE_MINUTES = env_int("HEALTH_ERROR_RATE_MINUTES", 5)
+METRICS_FLUSH_SECONDS = float(env_str("METRICS_FLUSH_SECONDS", "5"))
 
 # SECTION: providers (the *_API_URL overrides point an SDK at another base URL) --------
 
@@ -341,6 +382,7 @@ SENTRY_DSN = env_str("SENTRY_DSN")
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
+ACCESS_LOG = env_bool("ACCESS_LOG", default=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -363,6 +405,9 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # One JSON line per request with its request id (core.logging); gunicorn's own
+        # access log is off (GUNICORN_ACCESS_LOG turns it back on).
+        "frontline.access": {"level": LOG_LEVEL if ACCESS_LOG else "WARNING"},
         "celery": {"level": LOG_LEVEL},
     },
 }
@@ -578,8 +623,10 @@ ANALYTICS_CONSOLE_STATEMENT_TIMEOUT_MS = env_int("ANALYTICS_CONSOLE_STATEMENT_TI
 ANALYTICS_CONSOLE_MAX_ROWS = env_int("ANALYTICS_CONSOLE_MAX_ROWS", 1000)
 # Monitoring dashboard (the admin index): seconds its figures are cached (0: never).
 ANALYTICS_DASHBOARD_CACHE_SECONDS = env_int("ANALYTICS_DASHBOARD_CACHE_SECONDS", 30)
-# /healthz reports the ETL as "lagging" (status "degraded", still 200) past this many seconds.
+# /healthz reports the ETL as "lagging" (status "degraded", still 200) past WARN seconds,
+# and as failing (503, "etl" in `failing`) past FAIL seconds.
 ANALYTICS_ETL_LAG_WARN_SECONDS = env_int("ANALYTICS_ETL_LAG_WARN_SECONDS", 300)
+ANALYTICS_ETL_LAG_FAIL_SECONDS = env_int("ANALYTICS_ETL_LAG_FAIL_SECONDS", 1800)
 # Scheduled reports: how long a file link in a delivered report works (seconds), the most
 # rows a PDF shows (the CSV always has every row), the largest CSV + PDF an email attaches
 # (larger runs are sent as links only), when a run stuck in "running" is taken over by the

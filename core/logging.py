@@ -1,6 +1,8 @@
 """
 Structured logging plumbing: a request id per HTTP request, on every log line, carried
-into the Celery tasks that request enqueues.
+into the Celery tasks that request enqueues, and one access-log line per request
+(logger `frontline.access`: method, path, status, duration, request id; 4xx and 5xx
+included), which replaces gunicorn's plain-text access log.
 
 Kept free of model imports: the Celery app imports it before Django is set up.
 """
@@ -8,6 +10,7 @@ Kept free of model imports: the Celery app imports it before Django is set up.
 import contextvars
 import logging
 import re
+import time
 import uuid
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -17,6 +20,7 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
+access_logger = logging.getLogger("frontline.access")
 
 
 def get_request_id() -> str | None:
@@ -27,7 +31,12 @@ class RequestIdFilter(logging.Filter):
     """Adds `request_id` to every record so formatters can always print it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get() or "-"
+        # Django logs 4xx responses ("Not Found: /x") after the middleware chain has
+        # returned, outside the request's context: take the id from the request it names.
+        request_id = request_id_var.get() or getattr(
+            getattr(record, "request", None), "request_id", None
+        )
+        record.request_id = request_id or "-"
         return True
 
 
@@ -42,12 +51,36 @@ class RequestIdMiddleware:
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = request_id_var.set(request_id)
+        started = time.perf_counter()
         try:
             response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            _access_log(request, response, started)
         finally:
             request_id_var.reset(token)
-        response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+def _access_log(request, response, started: float) -> None:
+    from core import metrics
+
+    status = response.status_code
+    metrics.record_response(status)
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
+    query = request.META.get("QUERY_STRING", "")
+    access_logger.info(
+        "request",
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "query_length": len(query),
+            "status_code": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "remote_addr": request.META.get("REMOTE_ADDR", ""),
+            "user_agent": request.headers.get("User-Agent", "")[:200],
+        },
+    )
 
 
 def _add_request_id_header(headers=None, **_kwargs) -> None:

@@ -7,8 +7,10 @@ Resilience helpers shared by every outbound client.
   web and worker process sees the same open/closed state for a dependency. No maintained
   library shares breaker state across processes through Django's cache, hence this code.
 - `RateLimiter` is a GCRA token bucket evaluated inside Redis (one Lua script, Redis's own
-  clock), so one rate holds across all workers; embedded mode falls back to the local
-  cache and limits per process.
+  clock), so one rate holds across all workers; embedded mode limits per process. While
+  Redis is unreachable it degrades to the per-process limit (logged once per outage) and
+  tries Redis again every RATE_LIMIT_REDIS_RETRY_SECONDS, so a Redis outage never fails
+  the request the limiter guards.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import redis.exceptions
 import tenacity
+from django.conf import settings
 from django.core.cache import cache as default_cache
 
 from core.errors import ServiceUnavailableError
+from core.outages import OutageLog
 from core.redis import get_redis
 
 logger = logging.getLogger(__name__)
@@ -220,6 +225,23 @@ class RateLimitExceeded(ServiceUnavailableError):
     default_message = "Too many requests; slow down."
 
 
+# Per-process fallback state (embedded mode, or Redis unreachable): a bounded dict, not
+# Django's cache, because in production that cache is the very Redis that is down.
+_local_tat: dict[str, int] = {}
+_local_lock = threading.Lock()
+_LOCAL_MAX_KEYS = 100_000
+_redis_outage = OutageLog("redis (rate limiter)")
+_redis_retry_at = 0.0  # monotonic time before which the limiter does not try Redis again
+
+
+def _redis_for_limits():
+    """The Redis client, unless it failed within the last RATE_LIMIT_REDIS_RETRY_SECONDS."""
+    client = get_redis()
+    if client is not None and time.monotonic() < _redis_retry_at:
+        return None
+    return client
+
+
 @dataclass
 class RateLimiter:
     """`rate` events per `per` seconds, with bursts of up to `burst`, shared by all processes."""
@@ -229,32 +251,45 @@ class RateLimiter:
     per: float = 1.0
     burst: int = 1
 
-    _local_lock = threading.Lock()
-
     @property
     def emission_us(self) -> int:
         return int(self.per / self.rate * 1_000_000)
 
     def try_acquire(self, key: str = "") -> tuple[bool, float]:
         """Take one slot now if the rate allows; otherwise (False, seconds to wait)."""
+        global _redis_retry_at
         if self.rate <= 0:
             return True, 0.0
         redis_key = f"ratelimit:{self.name}:{key}"
         tolerance = self.emission_us * (self.burst - 1)
-        client = get_redis()
+        client = _redis_for_limits()
         if client is not None:
-            allowed, wait_us = client.eval(_GCRA_SCRIPT, 1, redis_key, self.emission_us, tolerance)
-            return bool(allowed), int(wait_us) / 1_000_000
+            try:
+                allowed, wait_us = client.eval(
+                    _GCRA_SCRIPT, 1, redis_key, self.emission_us, tolerance
+                )
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                _redis_retry_at = time.monotonic() + settings.RATE_LIMIT_REDIS_RETRY_SECONDS
+                _redis_outage.failure(exc, limiter=self.name, fallback="per-process limit")
+            else:
+                _redis_outage.recovered()
+                return bool(allowed), int(wait_us) / 1_000_000
         return self._try_acquire_local(redis_key, tolerance)
 
     def _try_acquire_local(self, key: str, tolerance: int) -> tuple[bool, float]:
-        with self._local_lock:
+        with _local_lock:
             now = int(time.time() * 1_000_000)
-            tat = max(int(default_cache.get(key) or 0), now)
+            tat = max(_local_tat.get(key, 0), now)
             allow_at = tat - tolerance
             if now < allow_at:
                 return False, (allow_at - now) / 1_000_000
-            default_cache.set(key, tat + self.emission_us, timeout=max(int(self.per) + 60, 60))
+            if len(_local_tat) >= _LOCAL_MAX_KEYS:
+                # Drop the keys whose bucket is full again: they carry no state any more.
+                for stale in [k for k, v in _local_tat.items() if v <= now]:
+                    del _local_tat[stale]
+                if len(_local_tat) >= _LOCAL_MAX_KEYS:
+                    _local_tat.clear()
+            _local_tat[key] = tat + self.emission_us
             return True, 0.0
 
     def acquire(self, key: str = "", *, timeout: float | None = None) -> None:

@@ -174,3 +174,50 @@ def test_email_url_configures_smtp(tmp_path):
     result = _manage("shell", "--no-imports", "-c", script, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["mail.example", "587", "mailer", "p@ss", "True"]
+
+
+def test_compose_runs_the_etl_consumer_and_shares_report_files_between_web_and_worker():
+    result = _compose("config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    consumer = services["etl_consume"]
+    assert consumer["command"] == ["python", "manage.py", "etl_consume"]
+    assert consumer["environment"]["ETL_MODE"] == "streaming"
+    assert consumer["depends_on"]["redis"]["condition"] == "service_healthy"
+    media_root = services["worker"]["environment"]["MEDIA_ROOT"]
+    for name in ("web", "worker"):
+        mounts = {(v["source"], v["target"]) for v in services[name].get("volumes", [])}
+        assert ("media", media_root) in mounts, name
+
+
+def test_compose_passes_every_secret_and_address_the_readme_names():
+    result = _compose("config", "--format", "json")
+    environment = json.loads(result.stdout)["services"]["web"]["environment"]
+    for name in (
+        "DELIVERY_PUBLIC_BASE_URL",
+        "DELIVERY_WEBHOOK_SECRET",
+        "GIFT_CARD_CODE_KEY",
+        "XAPI_CREDENTIAL_KEY",
+        "RETURNS_ORDER_WEBHOOK_SECRET",
+        "EMAIL_HOST_USER",
+        "EMAIL_HOST_PASSWORD",
+        "EMAIL_URL",
+        "SLACK_SIGNING_SECRET",
+        "TWILIO_AUTH_TOKEN",
+        "PAYMENTS_API_KEY",
+    ):
+        assert name in environment, name
+
+
+def test_every_setting_read_from_the_environment_is_in_the_readme():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    sources = [ROOT / "config" / "settings.py", ROOT / "gunicorn.conf.py"]
+    pattern = re.compile(
+        r"""(?:env_(?:str|int|bool|list)|os\.environ\.get)\(\s*["']([A-Z0-9_]+)["']"""
+    )
+    names = {name for path in sources for name in pattern.findall(path.read_text())}
+    assert len(names) > 100
+    missing = sorted(name for name in names if f"`{name}`" not in readme)
+    assert missing == []
