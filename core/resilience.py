@@ -146,14 +146,38 @@ class CircuitBreaker:
         current = int(self.clock() // self._bucket_seconds)
         return [self._key(f"{kind}:{b}") for b in range(current - self.buckets + 1, current + 1)]
 
-    def _count(self, kind: str) -> None:
+    def _redis(self):
+        """The raw client and key maker behind Django's RedisCache, or None (another cache
+        backend). Django's `incr` is an EXISTS plus an INCR and `add` one more round trip;
+        counting a call on every provider send is worth one pipelined round trip instead."""
+        backend = getattr(self._cache, "_cache", None)
+        if not hasattr(backend, "get_client") or not hasattr(backend, "_serializer"):
+            return None
+        return backend
+
+    def _count(self, kind: str, *, also_get: str | None = None) -> Any:
+        """Add one to the current bucket of `kind`; with `also_get`, return that key's value
+        (read in the same round trip when the cache is Redis)."""
         key = self._bucket_keys(kind)[-1]
         ttl = max(int(self.window * 2), 2)
+        backend = self._redis()
+        if backend is not None:
+            full = self._cache.make_and_validate_key(key)
+            pipe = backend.get_client(full, write=True).pipeline(transaction=False)
+            pipe.incr(full)
+            pipe.expire(full, ttl)
+            if also_get is not None:
+                pipe.get(self._cache.make_and_validate_key(also_get))
+            results = pipe.execute()
+            if also_get is None or results[2] is None:
+                return None
+            return backend._serializer.loads(results[2])
         self._cache.add(key, 0, timeout=ttl)
         try:
             self._cache.incr(key)
         except ValueError:  # expired between add and incr
             self._cache.set(key, 1, timeout=ttl)
+        return self._cache.get(also_get) if also_get is not None else None
 
     def window_counts(self) -> tuple[int, int]:
         """(calls, failures) recorded in the current window."""
@@ -198,11 +222,10 @@ class CircuitBreaker:
         self._cache.delete(self._key("trial"))
 
     def record_success(self) -> None:
-        if self._cache.get(self._key("opened_at")) is not None:
-            if self.state == self.HALF_OPEN:
-                self._close()
-            return  # a call admitted before the breaker opened: it proves nothing now
-        self._count("calls")
+        # Counted even while open (a call admitted before it opened): closing forgets it.
+        opened_at = self._count("calls", also_get=self._key("opened_at"))
+        if opened_at is not None and self.clock() - float(opened_at) >= self.reset_timeout:
+            self._close()  # the half-open trial succeeded
 
     def record_failure(self) -> None:
         was = self.state

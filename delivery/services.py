@@ -265,20 +265,23 @@ def _give_up(task: DeliveryTask, *, now, reason: str) -> SendOutcome:
     return SendOutcome(task.pk, result, task.channel)
 
 
-def _recover_lost(task: DeliveryTask, *, now: datetime.datetime) -> SendOutcome | None:
+def _recover_lost(
+    task: DeliveryTask, attempts: list[tuple[int, str, datetime.datetime]], *, now
+) -> SendOutcome | None:
     """An attempt still "sending" when its task is claimed again lost its worker mid-call:
     mark it lost and flag the task (the provider may have the message already). One whose
     in-flight timeout has not passed yet may still be waiting on the provider: leave it."""
-    in_flight = list(task.attempts.filter(status=AttemptStatus.SENDING))
+    in_flight = [(pk, created_at) for pk, status, created_at in attempts if status == "sending"]
     if not in_flight:
         return None
     timeout = _in_flight_timeout()
-    youngest = max(attempt.created_at for attempt in in_flight)
+    youngest = max(created_at for _pk, created_at in in_flight)
     if youngest > now - timeout:
         task.next_attempt_at = youngest + timeout
         task.save(update_fields=["next_attempt_at", "updated_at"])
         return SendOutcome(task.pk, "in_flight", task.channel)
-    DeliveryAttempt.objects.filter(pk__in=[a.pk for a in in_flight]).update(
+    lost_ids = [pk for pk, _created_at in in_flight]
+    DeliveryAttempt.objects.filter(pk__in=lost_ids).update(
         status=AttemptStatus.LOST,
         error_message="The sender stopped during the provider call; the outcome is unknown.",
         updated_at=timezone.now(),
@@ -287,7 +290,7 @@ def _recover_lost(task: DeliveryTask, *, now: datetime.datetime) -> SendOutcome 
     task.save(update_fields=["possible_duplicate", "updated_at"])
     logger.warning(
         "delivery attempt lost in flight; sending again",
-        extra={"task": task.pk, "attempts": [a.pk for a in in_flight]},
+        extra={"task": task.pk, "attempts": lost_ids},
     )
     return None
 
@@ -320,8 +323,10 @@ def _defer_for_open_circuit(
     return SendOutcome(task.pk, "circuit_open", route.channel)
 
 
-def _record_attempt(task: DeliveryTask, route: Route, **fields) -> DeliveryAttempt:
-    number = task.attempts.count() + 1
+def _record_attempt(
+    task: DeliveryTask, route: Route, *, number: int | None = None, **fields
+) -> DeliveryAttempt:
+    number = number or task.attempts.count() + 1
     return DeliveryAttempt.objects.create(
         task=task,
         number=number,
@@ -334,7 +339,8 @@ def _record_attempt(task: DeliveryTask, route: Route, **fields) -> DeliveryAttem
 
 def _claim_locked(task: DeliveryTask, *, now: datetime.datetime) -> SendOutcome | _Claim:
     """Step 1, with the task's row locked: decide, then commit the attempt as in flight."""
-    lost = _recover_lost(task, now=now)
+    attempts = list(task.attempts.values_list("pk", "status", "created_at"))
+    lost = _recover_lost(task, attempts, now=now)
     if lost is not None:
         return lost
     learner = task.learner
@@ -354,7 +360,8 @@ def _claim_locked(task: DeliveryTask, *, now: datetime.datetime) -> SendOutcome 
 
     channel = get_channel(route.channel)
     breaker = channel.breaker(route.address)
-    if breaker is not None and breaker.state == CircuitBreaker.OPEN:
+    state = breaker.state if breaker is not None else CircuitBreaker.CLOSED
+    if state == CircuitBreaker.OPEN:
         return _defer_for_open_circuit(task, route, breaker, now=now)
     try:
         rate_limiter(route.channel).acquire(
@@ -364,10 +371,10 @@ def _claim_locked(task: DeliveryTask, *, now: datetime.datetime) -> SendOutcome 
         task.next_attempt_at = now + datetime.timedelta(seconds=max(exc.extra["retry_after"], 1))
         task.save(update_fields=["next_attempt_at", "updated_at"])
         return SendOutcome(task.pk, "deferred", route.channel)
-    if breaker is not None and not breaker.allow():  # half-open, and its trial is out
+    if state == CircuitBreaker.HALF_OPEN and not breaker.allow():  # its one trial is out
         return _defer_for_open_circuit(task, route, breaker, now=now)
 
-    attempt = _record_attempt(task, route, status=AttemptStatus.SENDING)
+    attempt = _record_attempt(task, route, number=len(attempts) + 1, status=AttemptStatus.SENDING)
     message = messages.render(task, route.channel, attempt=attempt)
     task.next_attempt_at = now + _in_flight_timeout()
     task.save(update_fields=["next_attempt_at", "updated_at"])

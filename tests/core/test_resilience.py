@@ -75,6 +75,23 @@ def test_failures_older_than_the_window_are_forgotten():
     assert breaker.window_counts() == (1, 1)
 
 
+def test_the_window_policy_holds_on_a_local_memory_cache_too():
+    # the embedded mode has no Redis: the same policy through Django's generic cache API
+    from django.core.cache.backends.locmem import LocMemCache
+
+    clock = FakeClock()
+    local = LocMemCache("breaker-test", {})
+    breaker = CircuitBreaker("test-local", minimum_calls=4, clock=clock, cache=local)
+    for outcome in ["ok", "fail", "ok", "fail"]:
+        breaker.record_success() if outcome == "ok" else breaker.record_failure()
+    assert breaker.window_counts() == (4, 2)
+    assert breaker.state == CircuitBreaker.OPEN
+    clock.now += 30
+    breaker.record_success()  # the half-open trial
+    assert breaker.state == CircuitBreaker.CLOSED
+    assert breaker.window_counts() == (0, 0)
+
+
 def test_breaker_half_opens_after_its_window_and_closes_on_success():
     clock = FakeClock()
     breaker = CircuitBreaker("test-half", minimum_calls=1, reset_timeout=10, clock=clock)

@@ -212,7 +212,7 @@ class FakeProviders:
             return self._send(handler, status, payload, headers)
         ts = f"{int(time.time())}.{next(self._ids):06d}"
         with self._lock:
-            self.accepted.append({**record, "ts": ts})
+            self.accepted.append({**record, "ts": ts, "at": time.monotonic()})
         return self._send(
             handler,
             200,
@@ -263,7 +263,7 @@ class FakeProviders:
             )
         sid = f"SM{next(self._ids):032x}"
         with self._lock:
-            self.accepted.append({**record, "sid": sid})
+            self.accepted.append({**record, "sid": sid, "at": time.monotonic()})
             self.statuses[sid] = "queued"
         if self.early_callback and form.get("StatusCallback"):
             self.statuses[sid] = self.early_callback
