@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
@@ -304,7 +304,9 @@ def _defer_for_open_circuit(
     until = now + datetime.timedelta(seconds=wait)
     task.next_attempt_at = until
     task.save(update_fields=["next_attempt_at", "updated_at"])
-    if route.channel != "webhook":  # webhook breakers are per host, not per channel
+    # Webhook breakers are per host, not per channel; JSON containment needs PostgreSQL
+    # (in embedded SQLite mode each task is deferred when it comes up, which also works).
+    if route.channel != "webhook" and connection.vendor == "postgresql":
         bound_here = Q(channel=route.channel) & ~Q(channels_tried__contains=[route.channel])
         not_sent_yet = Q(channel="", learner__preferred_channel=route.channel)
         ids = list(

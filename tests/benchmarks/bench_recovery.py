@@ -25,9 +25,9 @@ import uuid
 from pathlib import Path
 
 SENDS = int(os.environ.get("BENCH_RECOVERY_SENDS", "20000"))
-RATE = float(os.environ.get("BENCH_RECOVERY_RATE", "150"))
+RATE = float(os.environ.get("BENCH_RECOVERY_RATE", "20"))
 WORKERS = 2
-PROCESSES = 2
+PROCESSES = int(os.environ.get("BENCH_RECOVERY_PROCESSES", "4"))
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
