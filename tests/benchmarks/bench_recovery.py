@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 
 SENDS = int(os.environ.get("BENCH_RECOVERY_SENDS", "20000"))
-RATE = float(os.environ.get("BENCH_RECOVERY_RATE", "20"))
+RATE = float(os.environ.get("BENCH_RECOVERY_RATE", "15"))
 WORKERS = 2
 PROCESSES = int(os.environ.get("BENCH_RECOVERY_PROCESSES", "4"))
 ROOT = Path(__file__).resolve().parents[2]
