@@ -92,7 +92,7 @@ def job_runs(now) -> dict[str, Any]:
 
 def deliveries(now) -> dict[str, Any]:
     from delivery.models import DeliveryTask, TaskState
-    from delivery.selectors import delivery_health
+    from delivery.selectors import delivery_health, possible_duplicates_count
 
     health = delivery_health(since=now - WINDOW)
     states = [
@@ -121,6 +121,11 @@ def deliveries(now) -> dict[str, Any]:
         "dead_letter_link": _url(
             "admin:delivery_deliverytask_changelist", "state__exact=dead_lettered"
         ),
+        "possible_duplicates": possible_duplicates_count(),
+        "possible_duplicates_link": _url(
+            "admin:delivery_deliverytask_changelist", "possible_duplicate__exact=1"
+        ),
+        "breakers_link": _url("admin:delivery_deliverytask_breakers"),
     }
 
 

@@ -477,6 +477,31 @@ DELIVERY_DAILY_SMS_BUDGET = env_int("DELIVERY_DAILY_SMS_BUDGET", 2)
 DELIVERY_ANSWER_LINK_HOURS = env_int("DELIVERY_ANSWER_LINK_HOURS", 72)
 # Slack interactivity: requests older than this are refused (replay window).
 DELIVERY_SLACK_MAX_AGE_SECONDS = env_int("DELIVERY_SLACK_MAX_AGE_SECONDS", 300)
+# Provider circuit breakers (seed 000's policy), one per channel and one per webhook host:
+# open when, over the window, at least MINIMUM_CALLS calls were made and FAILURE_RATE of
+# them failed (5xx, timeouts, connection errors); half-open after RESET_SECONDS. Due tasks
+# of an open breaker are deferred until then without spending a retry.
+DELIVERY_BREAKER_FAILURE_RATE = float(env_str("DELIVERY_BREAKER_FAILURE_RATE", "0.5"))
+DELIVERY_BREAKER_MINIMUM_CALLS = env_int("DELIVERY_BREAKER_MINIMUM_CALLS", 5)
+DELIVERY_BREAKER_WINDOW_SECONDS = env_int("DELIVERY_BREAKER_WINDOW_SECONDS", 60)
+DELIVERY_BREAKER_RESET_SECONDS = env_int("DELIVERY_BREAKER_RESET_SECONDS", 30)
+# A send recorded in flight for longer than this (default: the task time limit) lost its
+# worker: it is sent again and its task flagged "possible duplicate".
+DELIVERY_IN_FLIGHT_TIMEOUT_SECONDS = env_int(
+    "DELIVERY_IN_FLIGHT_TIMEOUT_SECONDS", CELERY_TASK_TIME_LIMIT
+)
+# Tasks in transit (accepted, no delivery report yet) longer than this are reconciled:
+# Twilio's status is fetched; other channels count as delivered once accepted.
+DELIVERY_IN_TRANSIT_DEADLINE_SECONDS = env_int("DELIVERY_IN_TRANSIT_DEADLINE_SECONDS", 3600)
+# Draining: this many drain chains at most (one per worker process is right), each sending
+# for up to BATCH_SECONDS (or DELIVERY_DRAIN_BATCH tasks) before it re-queues itself.
+DELIVERY_DRAIN_CONCURRENCY = env_int("DELIVERY_DRAIN_CONCURRENCY", 4)
+DELIVERY_DRAIN_BATCH_SECONDS = env_int("DELIVERY_DRAIN_BATCH_SECONDS", 30)
+# Every 5 minutes: reconcile tasks stuck in transit past their deadline.
+CELERY_BEAT_SCHEDULE["delivery-reconcile-in-transit"] = {
+    "task": "delivery.reconcile_in_transit",
+    "schedule": crontab(minute="*/5"),
+}
 # Every 5 minutes: plan today's lessons for learners whose local send time has come.
 CELERY_BEAT_SCHEDULE["delivery-plan-dispatch"] = {
     "task": "delivery.plan_dispatch",
