@@ -344,7 +344,11 @@ LOG_FORMAT = env_str("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "core.logging.RequestIdFilter"},
+        # Every handler: codes and tokens never reach a log line (README, "Secrets").
+        "scrub_secrets": {"()": "core.logging.SecretScrubFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -357,7 +361,7 @@ LOGGING = {
         "stdout": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT if LOG_FORMAT in {"json", "console"} else "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "scrub_secrets"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
