@@ -96,10 +96,32 @@ REDACTED = "[redacted]"
 # 32-symbol alphabet (no 0/O/1/I), 8 to 32 characters after the prefix, grouping forgiven.
 # Written out here because core depends on no domain app; a test keeps the two in step.
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_CODE_INDEX = {char: i for i, char in enumerate(_CODE_ALPHABET)}
 _GIFT_CARD_CODE = re.compile(
     rf"\b[A-Z0-9]{{1,10}}-(?:[{_CODE_ALPHABET}]{{4}}[- ]?){{1,7}}[{_CODE_ALPHABET}]{{4}}\b",
     re.IGNORECASE,
 )
+
+
+def _luhn_mod_32(body: str) -> bool:
+    """The codes' check character (gift_cards.codes): every real code passes."""
+    total = 0
+    for position, char in enumerate(reversed(body)):
+        addend = _CODE_INDEX[char] * (2 if position % 2 else 1)
+        total += addend // 32 + addend % 32
+    return total % 32 == 0
+
+
+def _redact_code(match: re.Match[str]) -> str:
+    # Ordinary hyphenated words ("site-packages") have the shape too; a code is written in
+    # capitals, or has a digit, or passes the check character (real codes always do).
+    text = match.group(0)
+    body = re.sub(r"[- ]", "", text.partition("-")[2]).upper()
+    if text.isupper() or any(c.isdigit() for c in body) or _luhn_mod_32(body):
+        return REDACTED
+    return text
+
+
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # JSON Web Tokens (simplejwt access/refresh) and other base64url JSON headers.
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){1,2}"), REDACTED),
@@ -137,27 +159,29 @@ def scrub(text: str) -> str:
     """`text` with anything shaped like a gift card code or a token replaced."""
     if not text:
         return text
-    text = _GIFT_CARD_CODE.sub(REDACTED, text)
+    text = _GIFT_CARD_CODE.sub(_redact_code, text)
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
-def scrub_value(value, *, _depth: int = 0):
-    """Strings scrubbed, containers scrubbed inside; values under secret-named keys dropped."""
+def scrub_value(value, *, max_depth: int = 8, _depth: int = 0):
+    """Strings scrubbed, containers scrubbed inside; values under secret-named keys dropped.
+    Past `max_depth` levels a container is replaced whole (nothing unread gets through)."""
     if isinstance(value, str):
         return scrub(value)
-    if _depth > 8:
-        return value
+    if isinstance(value, dict | list | tuple) and _depth >= max_depth:
+        return REDACTED
+    deeper = {"max_depth": max_depth, "_depth": _depth + 1}
     if isinstance(value, dict):
         return {
             key: REDACTED
             if isinstance(key, str) and _SECRET_KEYS.search(key) and value[key]
-            else scrub_value(item, _depth=_depth + 1)
+            else scrub_value(item, **deeper)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return type(value)(scrub_value(item, _depth=_depth + 1) for item in value)
+        return type(value)(scrub_value(item, **deeper) for item in value)
     if isinstance(value, bytes | bytearray):
         return scrub(bytes(value).decode("utf-8", "replace"))
     return value

@@ -48,8 +48,21 @@ def test_every_code_the_generator_makes_is_scrubbed(prefix, length):
 
 
 def test_masked_codes_and_ordinary_text_are_left_alone():
-    text = "card GIFT-****-****-****-AB7K (USD 10.00) order ORD-2026-0042 request 3f2a9c"
+    text = (
+        "card GIFT-****-****-****-AB7K (USD 10.00) order ORD-2026-0042 request 3f2a9c"
+        " in /usr/lib/python3.11/site-packages/django/core/handlers/base.py"
+    )
     assert scrub(text) == text
+
+
+def test_a_code_without_digits_is_still_scrubbed():
+    generator = codes.CodeGenerator()
+    letters_only = next(
+        code
+        for code in (generator.generate() for _ in range(100_000))
+        if not any(c.isdigit() for c in code.split("-", 1)[1])
+    )
+    assert REDACTED in scrub(letters_only.lower())
 
 
 @pytest.mark.django_db
