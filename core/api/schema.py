@@ -9,7 +9,8 @@ so this AutoSchema adds them where they apply, each with the one `Error` body:
     401  the view authenticates (a bad or expired token is refused before any permission)
     403  the view checks more than "signed in", or accepts session auth on an unsafe method
          (CSRF)
-    404  the path names an object, or the method changes something that must exist
+    404  a lookup found nothing: the path's object, the caller's learner record, a page
+         past the end (every operation but the token endpoints)
     409  the method changes state (domain conflicts, deletes of referenced rows)
     429  the view is throttled
     503  always: a dependency that is down is a 503 with Retry-After, never a 500
@@ -48,6 +49,7 @@ _DESCRIPTIONS = {
     "503": "A service this request depends on is unavailable; see Retry-After.",
 }
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+_WALL_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
 _SIGNED_IN_ONLY = (permissions.AllowAny, permissions.IsAuthenticated)
 
 
@@ -68,13 +70,23 @@ class FrontlineAutoSchema(AutoSchema):
         )
         if stricter or csrf:
             statuses.append("403")
-        if "{" in self.path or (method in _UNSAFE and not token_view):
+        if not token_view:
             statuses.append("404")
         if method in _UNSAFE and not token_view:
             statuses.append("409")
         if hasattr(view, "get_throttles") and view.get_throttles():
             statuses.append("429")
         return sorted(set(statuses))
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.TimeField) and schema.get("format") == "time":
+            # JSON Schema's "time" is RFC 3339's full-time, which needs a UTC offset; DRF
+            # reads and writes local wall-clock times ("09:00:00"), so say exactly that.
+            del schema["format"]
+            schema["pattern"] = _WALL_CLOCK_TIME
+            schema.setdefault("example", "09:00:00")
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction=direction)

@@ -73,6 +73,7 @@ def _jsonable(result) -> dict:
 
 class ReturnListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
+    pagination_class = DefaultPagination  # the list is paginated: the schema says so too
 
     class InputSerializer(serializers.Serializer):
         class Meta:
