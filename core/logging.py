@@ -125,6 +125,12 @@ def _redact_code(match: re.Match[str]) -> str:
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # JSON Web Tokens (simplejwt access/refresh) and other base64url JSON headers.
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){1,2}"), REDACTED),
+    # django.core.signing values (answer links, sealed codes): a base64 payload, an optional
+    # timestamp, and the 43-character base64 HMAC-SHA256, ":"-separated.
+    (
+        re.compile(r"[A-Za-z0-9_.-]{8,}(?::[A-Za-z0-9]{1,10})?:[A-Za-z0-9_-]{43}(?![\w-])"),
+        REDACTED,
+    ),
     # Authorization header values.
     (
         re.compile(r"\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9._~+/=:-]{8,}", re.IGNORECASE),

@@ -20,6 +20,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.logging import REDACTED, SecretScrubFilter, scrub, scrub_value
 from core.redis import get_redis
+from delivery.links import answer_token
 from gift_cards import codes
 from gift_cards.services import GiftCardService
 from gift_cards.tasks import gift_card_send_recipient_email_task, gift_cards_expire_overdue_task
@@ -82,6 +83,8 @@ def test_tokens_of_every_kind_are_scrubbed(user):
         "tok-ABC-123": "GET /reset?token={}",
         "sig-value-xyz": "X-Twilio-Signature={}",
         "0a1b2c3d4e5f": "TWILIO_AUTH_TOKEN={}",
+        answer_token(task_id=12, learner_id=34): "GET /answer/{} HTTP/1.1",
+        codes.seal("GIFT-AAAA-BBBB-CCCC-DDDD"): "args=(42, '{}')",
     }
     for secret, template in secrets_in_text.items():
         cleaned = scrub(template.format(secret))
