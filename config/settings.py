@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
@@ -66,6 +67,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "django_fsm",
+    "corsheaders",
+    "csp",
     "core",
     *DOMAIN_APPS,
 ]
@@ -73,6 +76,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.logging.RequestIdMiddleware",
     "core.outages.DependencyUnavailableMiddleware",
+    # The web tier's guards (SECTION "input limits, CORS, CSP" below): CORS headers on /api/
+    # (refusals included), malformed input refused before anything parses it, and the
+    # Content-Security-Policy header on pages.
+    "corsheaders.middleware.CorsMiddleware",
+    "core.input.InputValidationMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -200,6 +209,61 @@ SECURE_HSTS_PRELOAD = _PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# SECTION: input limits, CORS, CSP (the web tier's guards; README "Web tier") ----------
+
+# Request bodies Django reads into memory (nginx's client_max_body_size in deploy/nginx.conf
+# is the same 2.5 MB), and the deepest JSON nesting core.input accepts in a body or query.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+REQUEST_MAX_JSON_DEPTH = env_int("REQUEST_MAX_JSON_DEPTH", 32)
+# core.input's 400s by path prefix: xAPI answers with its own error code and version header.
+REQUEST_REFUSAL_OVERRIDES = {
+    "/xapi/": {"code": "invalid_request", "headers": {"X-Experience-API-Version": "1.0.3"}}
+}
+
+# CORS (django-cors-headers), on /api/ only: browsers on these origins may call the API
+# (e.g. "https://shop.example,https://app.example"); none by default. /xapi/ is left to its
+# own per-credential origins. https://github.com/adamchainz/django-cors-headers
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
+CORS_PREFLIGHT_MAX_AGE = 600
+
+# Content-Security-Policy (django-csp 4): self-hosted scripts, styles, fonts and images only,
+# no inline script or style anywhere (the dashboard's Chart.js is vendored; templates keep
+# their CSS in static files), no framing. The API docs pages (drf-spectacular's Swagger UI
+# and ReDoc templates start their bundles from an inline script) are left out.
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/", "/api/redoc/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# SECTION: error reporting (Sentry, when SENTRY_DSN is set; events scrubbed like logs) -----
+
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    from core import sentry as _sentry
+
+    _sentry.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        release=env_str("SENTRY_RELEASE") or None,
+        traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )
+
 # SECTION: email ------------------------------------------------------------------------
 
 # EMAIL_URL (smtp://user:password@host:587?tls=true, smtps:// for SSL) or the EMAIL_* parts.
@@ -246,7 +310,8 @@ REST_FRAMEWORK = {
         "user": env_str("THROTTLE_USER", "1200/min"),
         "registration": env_str("THROTTLE_REGISTRATION", "10/hour"),
     },
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the error responses each operation can answer.
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.FrontlineAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -376,7 +441,6 @@ PAYMENTS_API_URL = env_str("PAYMENTS_API_URL")
 ETL_MODE = env_str("ETL_MODE", "incremental")
 if ETL_MODE not in {"incremental", "streaming"}:
     raise ImproperlyConfigured("ETL_MODE must be 'incremental' or 'streaming'.")
-SENTRY_DSN = env_str("SENTRY_DSN")
 
 # SECTION: logging (structured JSON on stdout, with the request id) ---------------------
 
@@ -386,7 +450,11 @@ ACCESS_LOG = env_bool("ACCESS_LOG", default=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "core.logging.RequestIdFilter"},
+        # Every handler: codes and tokens never reach a log line (README, "Secrets").
+        "scrub_secrets": {"()": "core.logging.SecretScrubFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -399,7 +467,7 @@ LOGGING = {
         "stdout": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT if LOG_FORMAT in {"json", "console"} else "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "scrub_secrets"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

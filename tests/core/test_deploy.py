@@ -221,3 +221,54 @@ def test_every_setting_read_from_the_environment_is_in_the_readme():
     assert len(names) > 100
     missing = sorted(name for name in names if f"`{name}`" not in readme)
     assert missing == []
+def _nginx_directives() -> dict[str, list[str]]:
+    """Every `name value;` line of deploy/nginx.conf, comments dropped, by directive name."""
+    directives: dict[str, list[str]] = {}
+    for line in (ROOT / "deploy" / "nginx.conf").read_text().splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text.endswith(";"):
+            name, _, value = text[:-1].partition(" ")
+            directives.setdefault(name, []).append(value.strip())
+    return directives
+
+
+def test_nginx_fronts_web_with_its_config_mounted():
+    result = _compose("config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    nginx = services["nginx"]
+    assert nginx["image"].startswith("nginx:")
+    [mount] = [v for v in nginx["volumes"] if v["target"] == "/etc/nginx/nginx.conf"]
+    assert Path(mount["source"]) == ROOT / "deploy" / "nginx.conf"
+    assert mount["source"] and Path(mount["source"]).is_file() and mount["read_only"]
+    assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    assert [p["published"] for p in nginx["ports"]] == ["8000"]
+    assert "healthcheck" in nginx
+    # web is reachable only through nginx: nothing slow talks to gunicorn directly
+    assert not services["web"].get("ports")
+
+
+def test_nginx_buffers_whole_requests_within_django_limits():
+    from django.conf import settings
+
+    directives = _nginx_directives()
+    assert directives["proxy_request_buffering"] == ["on"]
+    assert directives["proxy_pass"] == ["http://frontline_web"]
+    assert directives["server"] == ["web:8000"]
+    for timeout in ("client_body_timeout", "client_header_timeout", "send_timeout"):
+        assert directives[timeout][0].endswith("s"), timeout
+    [size] = directives["client_max_body_size"]
+    assert size.endswith("k") and int(size[:-1]) * 1024 == settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    # one entry, the client nginx saw: the chain is exactly one trusted proxy long
+    assert "X-Forwarded-For $remote_addr" in directives["proxy_set_header"]
+    assert any(v.startswith("X-Forwarded-Proto ") for v in directives["proxy_set_header"])
+
+
+def test_gunicorn_runs_threaded_workers_with_bounded_requests():
+    import runpy
+
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["worker_class"] == "gthread"
+    assert config["threads"] >= 2
+    assert config["keepalive"] > 0 and config["timeout"] > 0
+    assert config["limit_request_line"] <= 8190
