@@ -206,7 +206,9 @@ class ReturnsService:
 
     @staticmethod
     def _check_owner(order: Order, acting_user: User | None, error: Exception) -> None:
-        if acting_user is None or is_returns_staff(acting_user) or acting_user.is_staff:
+        # Returns staff (is_staff with returns.process_returnrequest) act on any order;
+        # is_staff alone is no licence to touch a customer's order.
+        if acting_user is None or is_returns_staff(acting_user):
             return
         if order.customer_id != customer_id_for_user(acting_user):
             raise error
