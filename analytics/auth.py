@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from analytics.errors import CredentialInvalidError, CredentialLockedError
 from analytics.models import XapiCredential
-from core.lockouts import Lockout
+from core.lockouts import Lockout, retry_after_any
 from core.resilience import RateLimiter, RateLimitExceeded
 
 
@@ -77,32 +77,39 @@ def authenticate(authorization: str, *, address: str = "unknown") -> XapiCredent
     the key or the client `address` is locked out after wrong secrets."""
     key_lockout, address_lockout = _lockouts()
     address_subject = [f"ip:{address}"]
-    retry_after = address_lockout.retry_after(address_subject)
-    if retry_after:
-        raise CredentialLockedError(retry_after=retry_after)
     try:
-        return _authenticate(authorization, key_lockout=key_lockout)
+        return _authenticate(
+            authorization, key_lockout=key_lockout, address_check=(address_lockout, address_subject)
+        )
     except CredentialInvalidError:
         address_lockout.record_failure(address_subject)
         raise
 
 
-def _authenticate(authorization: str, *, key_lockout: Lockout) -> XapiCredential:
+def _authenticate(
+    authorization: str, *, key_lockout: Lockout, address_check: tuple[Lockout, list[str]]
+) -> XapiCredential:
     from analytics.services import secret_digest
+
+    def ensure_open(*checks) -> None:
+        retry_after = retry_after_any([address_check, *checks])
+        if retry_after:
+            raise CredentialLockedError(retry_after=retry_after)
 
     scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic" or not encoded:
+        ensure_open()
         raise CredentialInvalidError()
     try:
         key, sep, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError) as exc:
+        ensure_open()
         raise CredentialInvalidError() from exc
     if not sep or not key:
+        ensure_open()
         raise CredentialInvalidError()
     key_subject = [f"key:{key[:64]}"]
-    retry_after = key_lockout.retry_after(key_subject)
-    if retry_after:
-        raise CredentialLockedError(retry_after=retry_after)
+    ensure_open((key_lockout, key_subject))
     credential = _load(key)
     if credential is None or not hmac.compare_digest(credential.secret_hash, secret_digest(secret)):
         key_lockout.record_failure(key_subject)

@@ -62,10 +62,7 @@ class Lockout:
 
     def retry_after(self, subjects: Iterable[str]) -> int:
         """Seconds until every subject is open again (0: none is locked)."""
-        keys = [_lock_key(self.name, subject) for subject in subjects]
-        untils = cache.get_many(keys).values() if keys else []
-        remaining = max((until - time.time() for until in untils if until), default=0)
-        return int(remaining) + 1 if remaining > 0 else 0
+        return retry_after_any([(self, subjects)])
 
     def record_failure(self, subjects: Iterable[str]) -> None:
         if self.threshold <= 0:
@@ -83,6 +80,17 @@ class Lockout:
                 cache.set(_lock_key(self.name, subject), until, timeout=self.lockout_seconds)
                 cache.delete(count_key)
                 _index_add(f"{self.name}|{subject}", until)
+
+
+def retry_after_any(checks: Iterable[tuple[Lockout, Iterable[str]]]) -> int:
+    """Seconds until every (lockout, subjects) pair is open again, in one cache round trip
+    (the xAPI hot path checks its key and address lockouts once per request)."""
+    keys = [
+        _lock_key(lockout.name, subject) for lockout, subjects in checks for subject in subjects
+    ]
+    untils = cache.get_many(keys).values() if keys else []
+    remaining = max((until - time.time() for until in untils if until), default=0)
+    return int(remaining) + 1 if remaining > 0 else 0
 
 
 def _index_add(member: str, until: float) -> None:

@@ -21,7 +21,7 @@ from typing import TypeVar
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
-from core.lockouts import Lockout
+from core.lockouts import Lockout, retry_after_any
 from core.net import client_ip
 from core.resilience import RateLimiter
 from gift_cards import codes
@@ -108,9 +108,7 @@ class CodeLockout:
         ]
 
     def ensure_open(self) -> None:
-        retry_after = max(
-            (lockout.retry_after(subjects) for lockout, subjects in self._split()), default=0
-        )
+        retry_after = retry_after_any(self._split())
         if retry_after > 0:
             raise CodeLockoutError(retry_after=retry_after)
 
