@@ -9,6 +9,7 @@ shape; production refuses to start without a SECRET_KEY.
 Reference: https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -69,6 +70,9 @@ INSTALLED_APPS = [
     "django_fsm",
     "corsheaders",
     "csp",
+    # Auth: login lockouts and refresh-token revocation.
+    "axes",
+    "rest_framework_simplejwt.token_blacklist",
     "core",
     *DOMAIN_APPS,
 ]
@@ -90,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Auth: last, as django-axes asks (turns a lockout flagged on the request into a 429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -164,6 +170,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes first: it refuses a locked-out account or address before any password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# How many reverse proxies of ours stand in front of the web process. The client address
+# (core.net.client_ip) is taken from X-Forwarded-For only through that many hops; 0 (the
+# default): REMOTE_ADDR only, the header is ignored. Throttles, lockouts and logs use it.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Login lockouts (django-axes; seed 000: 5 failures in 20 minutes) for the JWT token
+# endpoint and the admin login, per account and, separately, per client address.
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_LOCKOUT_THRESHOLD", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 20))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "core.net.axes_client_ip"
+AXES_LOCKOUT_CALLABLE = "core.lockouts.axes_lockout_response"
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
 
 # SECTION: i18n and time ----------------------------------------------------------------
 
@@ -300,15 +328,18 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    # DRF's anon/user throttles, limiting per process while Redis is unreachable.
+    # Keyed on core.net.client_ip (NUM_PROXIES agrees for any DRF code that reads it);
+    # limiting per process while Redis is unreachable.
     "DEFAULT_THROTTLE_CLASSES": [
         "core.api.throttling.AnonRateThrottle",
         "core.api.throttling.UserRateThrottle",
     ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "60/min"),
         "user": env_str("THROTTLE_USER", "1200/min"),
-        "registration": env_str("THROTTLE_REGISTRATION", "10/hour"),
+        # seed 000 §8: 5 sign-ups per hour per client address.
+        "registration": env_str("THROTTLE_REGISTRATION", "5/hour"),
     },
     # drf-spectacular's, plus the error responses each operation can answer.
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.FrontlineAutoSchema",
@@ -316,9 +347,18 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# Short-lived access tokens; refresh tokens rotate on use and the used one is blacklisted.
+# Logout blacklists a refresh token; a password change or deactivation blacklists them all
+# (core.tokens), and the password-hash claim refuses any token minted before a change.
 SIMPLE_JWT = {
     "SIGNING_KEY": env_str("JWT_SIGNING_KEY", SECRET_KEY),
     "UPDATE_LAST_LOGIN": True,
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 5)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env_int("JWT_REFRESH_HOURS", 24)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "CHECK_REVOKE_TOKEN": True,
+    "TOKEN_REFRESH_SERIALIZER": "core.tokens.TokenRefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -494,11 +534,16 @@ GIFT_CARD_MAX_AMOUNTS = dict(
 )
 GIFT_CARD_VALIDITY_DAYS = env_int("GIFT_CARD_VALIDITY_DAYS", 365)
 GIFT_CARD_BULK_MAX = env_int("GIFT_CARD_BULK_MAX", 10_000)
-# Balance checks and redemptions per client and per IP (token bucket shared via Redis).
+# Requests that take a code, per account and (higher: a store's tills share one address)
+# per client address (token buckets shared via Redis).
 GIFT_CARD_CODE_RATE_PER_MINUTE = env_int("GIFT_CARD_CODE_RATE_PER_MINUTE", 30)
 GIFT_CARD_CODE_BURST = env_int("GIFT_CARD_CODE_BURST", 10)
-# Brute-force lockout: this many invalid codes within the window lock the client out.
+GIFT_CARD_CODE_ADDRESS_RATE_PER_MINUTE = env_int("GIFT_CARD_CODE_ADDRESS_RATE_PER_MINUTE", 300)
+GIFT_CARD_CODE_ADDRESS_BURST = env_int("GIFT_CARD_CODE_ADDRESS_BURST", 100)
+# Brute-force lockout: this many invalid codes within the window lock out the account and
+# the card aimed at (prefix + last four); the address has its own, higher threshold.
 GIFT_CARD_LOCKOUT_THRESHOLD = env_int("GIFT_CARD_LOCKOUT_THRESHOLD", 5)
+GIFT_CARD_ADDRESS_LOCKOUT_THRESHOLD = env_int("GIFT_CARD_ADDRESS_LOCKOUT_THRESHOLD", 50)
 GIFT_CARD_LOCKOUT_WINDOW_SECONDS = env_int("GIFT_CARD_LOCKOUT_WINDOW_SECONDS", 900)
 GIFT_CARD_LOCKOUT_SECONDS = env_int("GIFT_CARD_LOCKOUT_SECONDS", 900)
 # Hourly at minute 7: expire cards past their expiry date.
@@ -682,6 +727,12 @@ XAPI_PAGE_SIZE_MAX = env_int("XAPI_PAGE_SIZE_MAX", 500)
 XAPI_CREDENTIAL_CACHE_SECONDS = env_int("XAPI_CREDENTIAL_CACHE_SECONDS", 30)
 # Key of the HMAC under which client secrets are stored (empty: SECRET_KEY).
 XAPI_CREDENTIAL_KEY = env_str("XAPI_CREDENTIAL_KEY") or SECRET_KEY
+# Wrong secrets: this many within the window lock out the key, and (its own threshold) the
+# client address, for XAPI_LOCKOUT_SECONDS (seed 000: 5 in 20 minutes).
+XAPI_LOCKOUT_THRESHOLD = env_int("XAPI_LOCKOUT_THRESHOLD", 5)
+XAPI_ADDRESS_LOCKOUT_THRESHOLD = env_int("XAPI_ADDRESS_LOCKOUT_THRESHOLD", 20)
+XAPI_LOCKOUT_WINDOW_SECONDS = env_int("XAPI_LOCKOUT_WINDOW_SECONDS", 1200)
+XAPI_LOCKOUT_SECONDS = env_int("XAPI_LOCKOUT_SECONDS", 1200)
 # ETL (ETL_MODE above): the stream and consumer group, statements per flatten batch,
 # stream entries per read, idle time after which a dead consumer's entries are reclaimed,
 # and how far back each sweep looks before its last start (covers open transactions).

@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -206,6 +207,8 @@ class DeliveryTaskAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     def reminder_preview_view(self, request):
         """Staff preview: who the reminder job would remind or pause right now."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "title": "Reminder preview",

@@ -118,6 +118,7 @@ class DeliveryTask(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("view_delivery_health", "Can read delivery health figures")]
         constraints = [
             # At most one lesson per learner per local day: a database fact, so two planners
             # racing (or a planner re-run) cannot both create one.

@@ -1,5 +1,6 @@
 """
-The API's default throttles, kept working while Redis is unreachable.
+The API's default throttles: keyed on `core.net.client_ip` (so no throttle trusts a
+spoofed header), and kept working while Redis is unreachable.
 
 DRF's throttles keep their request history in Django's cache (Redis in production); with
 Redis gone every throttled request would fail. These keep the history in a per-process
@@ -18,6 +19,7 @@ from django.core.cache import cache as default_cache
 from django.core.cache.backends.locmem import LocMemCache
 from rest_framework import throttling
 
+from core.net import client_ip
 from core.outages import OutageLog
 
 _REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -56,9 +58,20 @@ class DegradingCache:
 _cache = DegradingCache()
 
 
-class AnonRateThrottle(throttling.AnonRateThrottle):
+class ClientIpMixin:
     cache = _cache
 
+    def get_ident(self, request) -> str:
+        return client_ip(request)
 
-class UserRateThrottle(throttling.UserRateThrottle):
-    cache = _cache
+
+class AnonRateThrottle(ClientIpMixin, throttling.AnonRateThrottle):
+    pass
+
+
+class UserRateThrottle(ClientIpMixin, throttling.UserRateThrottle):
+    pass
+
+
+class ScopedRateThrottle(ClientIpMixin, throttling.ScopedRateThrottle):
+    pass

@@ -154,8 +154,9 @@ def test_embedded_mode_migrates_and_seeds_from_nothing(tmp_path):
         "shell",
         "--no-imports",
         "-c",
-        "from django.contrib.auth import authenticate;"
-        f"print(bool(authenticate(username='admin', password='{password}')))",
+        # django-axes watches every sign-in, so authenticate() takes the request.
+        "from django.contrib.auth import authenticate; from django.http import HttpRequest;"
+        f"print(bool(authenticate(HttpRequest(), username='admin', password='{password}')))",
         env=env,
     )
     assert check.stdout.strip() == "True"
