@@ -1,0 +1,120 @@
+"""
+Where recommendations are cached: Redis when there is one (the process's client from
+core.redis, straight, because Django's cache builds a new client object per call and
+pickles), Django's cache otherwise (embedded mode). Values are JSON strings.
+
+Keys:
+  recs:generation             the similarity snapshot in use (microseconds of its update)
+  recs:snapshot:<generation>  the snapshot itself (topics, matrices, popularity)
+  recs:epoch:<learner>        bumped when the learner's interactions change
+  recs:list:<generation>:<learner>:<epoch>:<strategy>   one computed list
+  recs:lock:...               held by the one process computing a cold list
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from core.redis import get_redis
+
+
+class Store(Protocol):
+    def get(self, key: str) -> str | None: ...
+    def get_many(self, keys: list[str]) -> list[str | None]: ...
+    def set(self, key: str, value: str, *, ttl: int | None = None) -> None: ...
+    def add(self, key: str, value: str, *, ttl: int) -> bool: ...
+    def delete(self, *keys: str) -> None: ...
+    def incr_many(self, keys: list[str]) -> None: ...
+
+
+class RedisStore:
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, key: str) -> str | None:
+        return self.client.get(key)
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        return self.client.mget(keys)
+
+    def set(self, key: str, value: str, *, ttl: int | None = None) -> None:
+        self.client.set(key, value, ex=ttl)
+
+    def add(self, key: str, value: str, *, ttl: int) -> bool:
+        return bool(self.client.set(key, value, nx=True, ex=ttl))
+
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self.client.delete(*keys)
+
+    def incr_many(self, keys: list[str]) -> None:
+        # A missing epoch starts from the clock, not from 0, so a durable copy written
+        # under an epoch Redis has since forgotten never matches again.
+        pipe = self.client.pipeline(transaction=False)
+        start = time.time_ns() // 1000
+        for key in keys:
+            pipe.set(key, start, nx=True)
+            pipe.incr(key)
+        pipe.execute()
+
+
+class DjangoCacheStore:
+    def __init__(self, cache):
+        self.cache = cache
+
+    def get(self, key: str) -> str | None:
+        return self.cache.get(key)
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        found = self.cache.get_many(keys)
+        return [found.get(key) for key in keys]
+
+    def set(self, key: str, value: str, *, ttl: int | None = None) -> None:
+        self.cache.set(key, value, timeout=ttl)
+
+    def add(self, key: str, value: str, *, ttl: int) -> bool:
+        return self.cache.add(key, value, timeout=ttl)
+
+    def delete(self, *keys: str) -> None:
+        self.cache.delete_many(list(keys))
+
+    def incr_many(self, keys: list[str]) -> None:
+        start = time.time_ns() // 1000
+        for key in keys:
+            self.cache.add(key, start, timeout=None)
+            try:
+                self.cache.incr(key)
+            except ValueError:  # evicted between add and incr
+                self.cache.set(key, start + 1, timeout=None)
+
+
+def store_for(cache: Any = None) -> Store:
+    """A Store over `cache`: a redis client, a Django cache, a Store, or None (the default)."""
+    if cache is None:
+        client = get_redis()
+        if client is not None:
+            return RedisStore(client)
+        from django.core.cache import cache as django_cache
+
+        return DjangoCacheStore(django_cache)
+    if isinstance(cache, RedisStore | DjangoCacheStore):
+        return cache
+    if hasattr(cache, "mget") and hasattr(cache, "pipeline"):
+        return RedisStore(cache)
+    return DjangoCacheStore(cache)
+
+
+GENERATION_KEY = "recs:generation"
+
+
+def snapshot_key(generation: int) -> str:
+    return f"recs:snapshot:{generation}"
+
+
+def epoch_key(learner_id: int) -> str:
+    return f"recs:epoch:{learner_id}"
+
+
+def list_key(*, generation: int, learner_id: int, epoch: int | str, strategy: str) -> str:
+    return f"recs:list:{generation}:{learner_id}:{epoch}:{strategy}"
