@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 STRATEGIES = ("hybrid", "collaborative", "content_based")
 MAX_LIMIT = 50
+# Added to the hybrid score of a topic the learner saved for later and has not completed:
+# they said they want it, which outweighs most inferred evidence.
+SAVED_BOOST = 0.5
 _ROLE_PLURAL = {
     "sales_associate": "sales associates",
     "manager": "managers",
@@ -271,10 +274,7 @@ class RecommendationEngine:
         return True
 
     def invalidate_cache(self) -> bool:
-        """Forget the learner's cached lists (every strategy), now and in the durable copy.
-
-        Inside a transaction the durable rows go with it and the epoch moves after commit
-        (a concurrent reader could otherwise cache what it read before the commit)."""
+        """Forget the learner's cached lists (every strategy), in Redis and the durable copy."""
         invalidate_learners(learner_ids=[self.learner_id], store=self.store)
         return True
 
@@ -420,7 +420,11 @@ def invalidate_learners(*, learner_ids: list[int], store: Store | None = None) -
     store = store or store_for(None)
     RecommendationCache.objects.filter(learner_id__in=learner_ids).delete()
     keys = [epoch_key(pk) for pk in learner_ids]
-    transaction.on_commit(lambda: store.incr_many(keys))
+    # Now, and again after commit: a reader between the two may cache what it read before
+    # the commit, under the first new epoch; the second bump leaves that entry unreachable.
+    store.incr_many(keys)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: store.incr_many(keys))
 
 
 # --- scoring ---------------------------------------------------------------------------------
