@@ -268,8 +268,8 @@ def test_a_saved_topic_is_lifted_with_its_reason(learner):
     fire = next(r for r in saver if r.topic == "fire-drill")
     fire_twin = next(r for r in other if r.topic == "fire-drill")
     assert fire.reason == "you saved this for later"
-    assert fire.score > fire_twin.score
-    assert slugs(saver).index("fire-drill") < slugs(other).index("fire-drill")
+    assert fire.score > fire_twin.score + 0.2
+    assert fire_twin.reason != "you saved this for later"
 
 
 @pytest.mark.parametrize("strategy", ["hybrid", "collaborative", "content_based"])
