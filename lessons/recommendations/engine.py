@@ -151,20 +151,21 @@ class RecommendationEngine:
             raise InvalidStrategyError(
                 f"Unknown strategy {strategy!r}.", strategy=strategy, allowed=list(STRATEGIES)
             )
-        snapshot = self._snapshot()
         variant = strategy if exclude_completed else f"{strategy}+completed"
-        epoch = self._epoch()
+        generation, epoch, cached = self.store.lookup(learner_id=self.learner_id, strategy=variant)
+        if cached is not None:
+            return _decode(cached)[:limit]
+        snapshot = self._snapshot(generation)
+        if epoch is None:
+            epoch = self._epoch()
         key = list_key(
             generation=snapshot.generation,
             learner_id=self.learner_id,
             epoch=epoch,
             strategy=variant,
         )
-        cached = self.store.get(key)
-        if cached is not None:
-            return _decode(cached)[:limit]
-        self._learner_get()  # an unknown learner is a 404 before anyone takes the lock
-        durable = self._durable_get(variant=variant, generation=snapshot.generation, epoch=epoch)
+        # An unknown learner is a 404 here, before anyone takes the lock.
+        durable = self._load(variant=variant, generation=snapshot.generation, epoch=epoch)
         if durable is not None:
             self.store.set(key, durable, ttl=settings.RECOMMENDATIONS_CACHE_SECONDS)
             return _decode(durable)[:limit]
@@ -280,9 +281,11 @@ class RecommendationEngine:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _snapshot(self) -> Snapshot:
+    def _snapshot(self, generation: str | None = None) -> Snapshot:
         return snapshot_get(
-            store=self.store, time_window_hours=settings.RECOMMENDATIONS_WINDOW_HOURS
+            store=self.store,
+            time_window_hours=settings.RECOMMENDATIONS_WINDOW_HOURS,
+            generation=generation,
         )
 
     def _epoch(self) -> str:
@@ -307,19 +310,23 @@ class RecommendationEngine:
             self._learner = learner
         return self._learner
 
-    def _durable_get(self, *, variant: str, generation: int, epoch: str) -> str | None:
-        row = (
-            RecommendationCache.objects.filter(
-                learner_id=self.learner_id,
-                strategy=variant,
-                generation=generation,
-                epoch=int(epoch),
-                expires_at__gt=timezone.now(),
+    def _load(self, *, variant: str, generation: int, epoch: str) -> str | None:
+        """The learner (role, level) and their durable list if it is still good, in one
+        query; LearnerNotFoundError if there is no such learner."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT l.role, l.knowledge_level, c.results::text "
+                "FROM learners_learner l LEFT JOIN lessons_recommendationcache c "
+                "ON c.learner_id = l.id AND c.strategy = %s AND c.generation = %s "
+                "AND c.epoch = %s AND c.expires_at > %s WHERE l.id = %s",
+                [variant, generation, int(epoch), timezone.now(), self.learner_id],
             )
-            .values_list("results", flat=True)
-            .first()
-        )
-        return None if row is None else json.dumps(row)
+            row = cursor.fetchone()
+        if row is None:
+            raise LearnerNotFoundError(f"No learner {self.learner_id}.", learner_id=self.learner_id)
+        if self._learner is None:
+            self._learner = Learner(pk=self.learner_id, role=row[0], knowledge_level=row[1])
+        return row[2]
 
     def _compute_once(self, *, key: str, **kwargs: Any) -> list[RecommendationResult]:
         """Compute a cold list once across processes: the lock holder computes and caches,
@@ -331,8 +338,7 @@ class RecommendationEngine:
             try:
                 return self._compute_and_store(key=key, **kwargs)
             finally:
-                if self.store.get(lock) == token:
-                    self.store.delete(lock)
+                self.store.release(lock, token)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             time.sleep(0.01)
@@ -365,17 +371,25 @@ class RecommendationEngine:
         self.computed += 1
         payload = [r.to_dict() for r in results]
         encoded = json.dumps(payload)
+        now = timezone.now()
         with transaction.atomic():
-            RecommendationCache.objects.update_or_create(
-                learner_id=self.learner_id,
-                strategy=variant,
-                defaults={
-                    "results": payload,
-                    "generation": snapshot.generation,
-                    "epoch": int(epoch),
-                    "expires_at": timezone.now()
-                    + datetime.timedelta(seconds=settings.RECOMMENDATIONS_CACHE_SECONDS),
-                },
+            # One upsert statement (INSERT … ON CONFLICT DO UPDATE), not a read then a write.
+            RecommendationCache.objects.bulk_create(
+                [
+                    RecommendationCache(
+                        learner_id=self.learner_id,
+                        strategy=variant,
+                        results=payload,
+                        generation=snapshot.generation,
+                        epoch=int(epoch),
+                        expires_at=now
+                        + datetime.timedelta(seconds=settings.RECOMMENDATIONS_CACHE_SECONDS),
+                        created_at=now,
+                    )
+                ],
+                update_conflicts=True,
+                unique_fields=["learner", "strategy"],
+                update_fields=["results", "generation", "epoch", "expires_at", "created_at"],
             )
             publish_event(
                 "recommendations.generated",

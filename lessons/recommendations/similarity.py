@@ -390,9 +390,12 @@ def snapshot_build(
 _memo: dict[int, Snapshot] = {}
 
 
-def snapshot_get(*, store: Store, time_window_hours: int) -> Snapshot:
-    """The current snapshot: process memory, else the cache, else built from the tables."""
-    raw = store.get(GENERATION_KEY)
+def snapshot_get(
+    *, store: Store, time_window_hours: int, generation: str | int | None = None
+) -> Snapshot:
+    """The current snapshot: process memory, else the cache, else built from the tables.
+    `generation` is the current one when the caller already read it from the store."""
+    raw = store.get(GENERATION_KEY) if generation is None else generation
     if raw is None:
         generation = current_generation()
         store.set(GENERATION_KEY, str(generation))

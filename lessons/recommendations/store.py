@@ -20,6 +20,8 @@ from core.redis import get_redis
 
 
 class Store(Protocol):
+    def lookup(self, *, learner_id: int, strategy: str) -> tuple[str | None, ...]: ...
+    def release(self, key: str, token: str) -> None: ...
     def get(self, key: str) -> str | None: ...
     def get_many(self, keys: list[str]) -> list[str | None]: ...
     def set(self, key: str, value: str, *, ttl: int | None = None) -> None: ...
@@ -28,9 +30,37 @@ class Store(Protocol):
     def incr_many(self, keys: list[str]) -> None: ...
 
 
+# The generation, the learner's epoch and, when both exist, the list they name: the whole
+# cached request in one round trip.
+_LOOKUP = """
+local g = redis.call('GET', KEYS[1])
+local e = redis.call('GET', KEYS[2])
+local v = false
+if g and e then
+  v = redis.call('GET', 'recs:list:' .. g .. ':' .. ARGV[1] .. ':' .. e .. ':' .. ARGV[2])
+end
+return {g or '', e or '', v or ''}
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class RedisStore:
     def __init__(self, client):
         self.client = client
+        self._lookup = client.register_script(_LOOKUP)
+        self._release = client.register_script(_RELEASE)
+
+    def lookup(self, *, learner_id: int, strategy: str) -> tuple[str | None, ...]:
+        values = self._lookup(
+            keys=[GENERATION_KEY, epoch_key(learner_id)], args=[learner_id, strategy]
+        )
+        return tuple(value or None for value in values)
+
+    def release(self, key: str, token: str) -> None:
+        self._release(keys=[key], args=[token])
 
     def get(self, key: str) -> str | None:
         return self.client.get(key)
@@ -62,6 +92,19 @@ class RedisStore:
 class DjangoCacheStore:
     def __init__(self, cache):
         self.cache = cache
+
+    def lookup(self, *, learner_id: int, strategy: str) -> tuple[str | None, ...]:
+        generation, epoch = self.get_many([GENERATION_KEY, epoch_key(learner_id)])
+        if generation is None or epoch is None:
+            return generation, epoch, None
+        key = list_key(
+            generation=int(generation), learner_id=learner_id, epoch=epoch, strategy=strategy
+        )
+        return str(generation), str(epoch), self.get(key)
+
+    def release(self, key: str, token: str) -> None:
+        if self.get(key) == token:
+            self.delete(key)
 
     def get(self, key: str) -> str | None:
         return self.cache.get(key)
