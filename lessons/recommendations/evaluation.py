@@ -139,7 +139,11 @@ def evaluate(
         role, level = people.get(learner_id, ("sales_associate", "beginner"))
         for method in methods:
             if method == BASELINE:
-                order = [int(i) for i in np.argsort(-popularity, kind="stable") if not done[i]][:k]
+                # Ties broken by title, as the engine breaks them.
+                order = sorted(
+                    (i for i in range(n) if not done[i]),
+                    key=lambda i: (-popularity[i], snapshot.topics[i]["title"]),
+                )[:k]
             else:
                 results = rank(
                     snapshot=snapshot,
