@@ -315,7 +315,7 @@ class RecommendationEngine:
         query; LearnerNotFoundError if there is no such learner."""
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT l.role, l.knowledge_level, c.results::text "
+                "SELECT l.role, l.knowledge_level, CAST(c.results AS TEXT) "
                 "FROM learners_learner l LEFT JOIN lessons_recommendationcache c "
                 "ON c.learner_id = l.id AND c.strategy = %s AND c.generation = %s "
                 "AND c.epoch = %s AND c.expires_at > %s WHERE l.id = %s",
