@@ -9,10 +9,11 @@ import datetime
 import json
 import logging
 from collections.abc import Iterable
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -33,6 +34,36 @@ from lessons.recommendations.store import Store, store_for
 logger = logging.getLogger(__name__)
 
 _COLUMNS = ("learner_id", "topic_id", "lesson_id", "type", "weight", "metadata", "created_at")
+
+
+_FOREIGN_KEYS: list[str] = []
+
+
+@contextmanager
+def _foreign_keys_immediate():
+    """Check LearnerInteraction's (deferred) foreign keys at each statement in the block."""
+    from psycopg import sql
+
+    with connection.cursor() as cursor:
+        if not _FOREIGN_KEYS:
+            cursor.execute(
+                "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+                "AND contype = 'f' AND condeferrable",
+                [LearnerInteraction._meta.db_table],
+            )
+            _FOREIGN_KEYS.extend(row[0] for row in cursor.fetchall())
+        names = sql.SQL(", ").join(sql.Identifier(name) for name in _FOREIGN_KEYS)
+        if not _FOREIGN_KEYS:
+            yield
+            return
+        cursor.execute(sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(names))
+        try:
+            yield
+        except IntegrityError:
+            # The transaction is aborted until the savepoint around this rolls back, and
+            # that rollback also restores the constraints' timing.
+            raise
+        cursor.execute(sql.SQL("SET CONSTRAINTS {} DEFERRED").format(names))
 
 
 class BehaviorProcessor:
@@ -63,23 +94,31 @@ class BehaviorProcessor:
                 rows.append(row)
         if not rows:
             return 0
-        learner_ids = sorted({row[0] for row in rows})
-        lesson_ids = sorted({row[2] for row in rows if row[2] is not None})
         with transaction.atomic():
-            known = set(Learner.objects.filter(pk__in=learner_ids).values_list("pk", flat=True))
-            known_lessons = (
-                set(Microlesson.objects.filter(pk__in=lesson_ids).values_list("pk", flat=True))
-                if lesson_ids
-                else set()
-            )
-            if len(known) < len(learner_ids) or len(known_lessons) < len(lesson_ids):
+            if connection.vendor == "postgresql":
+                try:
+                    # Optimistic: the foreign keys check every row anyway, so a batch with only
+                    # known learners and lessons (the usual case) costs no lookup of its own.
+                    # They are checked at commit by default; immediately here, so a bad row
+                    # fails this savepoint and not the whole transaction later.
+                    with transaction.atomic(), _foreign_keys_immediate():
+                        self._insert(rows)
+                except IntegrityError:
+                    before = len(rows)
+                    rows = self._known_only(rows)
+                    skipped += before - len(rows)
+                    self._insert(rows)
+            else:
                 before = len(rows)
-                rows = [
-                    r for r in rows if r[0] in known and (r[2] is None or r[2] in known_lessons)
-                ]
+                rows = self._known_only(rows)
                 skipped += before - len(rows)
-            self._insert(rows)
-            invalidate_learners(learner_ids=sorted(known), store=self.store)
+                self._insert(rows)
+            # The epoch bump alone retires the durable copies (each row records its epoch).
+            invalidate_learners(
+                learner_ids=sorted({row[0] for row in rows}),
+                store=self.store,
+                delete_durable=False,
+            )
         if skipped:
             logger.warning("behaviour events skipped", extra={"skipped": skipped})
         return len(rows)
@@ -113,6 +152,18 @@ class BehaviorProcessor:
         }
 
     # --- internals ------------------------------------------------------------------------
+
+    @staticmethod
+    def _known_only(rows: list[tuple]) -> list[tuple]:
+        learner_ids = {row[0] for row in rows}
+        lesson_ids = {row[2] for row in rows if row[2] is not None}
+        known = set(Learner.objects.filter(pk__in=learner_ids).values_list("pk", flat=True))
+        known_lessons = (
+            set(Microlesson.objects.filter(pk__in=lesson_ids).values_list("pk", flat=True))
+            if lesson_ids
+            else set()
+        )
+        return [r for r in rows if r[0] in known and (r[2] is None or r[2] in known_lessons)]
 
     def _topic_ids(self) -> dict[str, int]:
         if self._topics is None:

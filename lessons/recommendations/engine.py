@@ -427,12 +427,17 @@ class RecommendationEngine:
         return _Profile(weights=weights, completed=completed, saved=saved)
 
 
-def invalidate_learners(*, learner_ids: list[int], store: Store | None = None) -> None:
-    """Drop the cached lists of these learners (Redis epoch bump, durable rows deleted)."""
+def invalidate_learners(
+    *, learner_ids: list[int], store: Store | None = None, delete_durable: bool = True
+) -> None:
+    """Drop the cached lists of these learners: their epoch moves on, which retires both
+    the Redis lists and the durable rows (each records its epoch); `delete_durable` also
+    deletes those rows (batches skip it: one probe per learner for no change in answers)."""
     if not learner_ids:
         return
     store = store or store_for(None)
-    RecommendationCache.objects.filter(learner_id__in=learner_ids).delete()
+    if delete_durable:
+        RecommendationCache.objects.filter(learner_id__in=learner_ids).delete()
     keys = [epoch_key(pk) for pk in learner_ids]
     # Now, and again after commit: a reader between the two may cache what it read before
     # the commit, under the first new epoch; the second bump leaves that entry unreachable.

@@ -47,11 +47,21 @@ return 0
 """
 
 
+_BUMP = """
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1], 'NX')
+  redis.call('INCR', KEYS[i])
+end
+return #KEYS
+"""
+
+
 class RedisStore:
     def __init__(self, client):
         self.client = client
         self._lookup = client.register_script(_LOOKUP)
         self._release = client.register_script(_RELEASE)
+        self._bump = client.register_script(_BUMP)
 
     def lookup(self, *, learner_id: int, strategy: str) -> tuple[str | None, ...]:
         values = self._lookup(
@@ -80,13 +90,11 @@ class RedisStore:
 
     def incr_many(self, keys: list[str]) -> None:
         # A missing epoch starts from the clock, not from 0, so a durable copy written
-        # under an epoch Redis has since forgotten never matches again.
-        pipe = self.client.pipeline(transaction=False)
+        # under an epoch Redis has since forgotten never matches again. One script call per
+        # chunk: a batch touches thousands of learners.
         start = time.time_ns() // 1000
-        for key in keys:
-            pipe.set(key, start, nx=True)
-            pipe.incr(key)
-        pipe.execute()
+        for i in range(0, len(keys), 5000):
+            self._bump(keys=keys[i : i + 5000], args=[start])
 
 
 class DjangoCacheStore:

@@ -553,3 +553,22 @@ def test_the_database_refuses_a_score_out_of_range(catalogue):
         TopicSimilarity.objects.create(
             topic=topic, similar_topic=other, score=Decimal("1.5"), type="content"
         )
+
+
+@pytest.mark.parametrize("bad_learner", [True, False])
+def test_a_batch_leaves_the_foreign_keys_checked_at_commit_again(learner, bad_learner):
+    events = [{"learner_id": learner.pk, "topic": "fire-drill", "type": "delivered"}]
+    if bad_learner:
+        events.append({"learner_id": 99999999, "topic": "fire-drill", "type": "delivered"})
+    assert BehaviorProcessor().process_events(events) == 1
+    # a dangling row is accepted until commit (deferred), as before the batch
+    dangling = LearnerInteraction.objects.create(
+        learner_id=88888888, topic=learner_topic(), type="delivered", weight=1
+    )
+    dangling.delete()  # before the test's own constraint check at teardown
+
+
+def learner_topic():
+    from lessons.models import Topic
+
+    return Topic.objects.get(slug="fire-drill")

@@ -380,3 +380,16 @@ def test_the_window_query_uses_the_type_time_index(many_interactions):
         ["completed", timezone.now() - datetime.timedelta(minutes=1)],
     )
     assert "lessons_inter_type_time_idx" in plan, plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_batch_with_an_unknown_learner_keeps_the_good_rows(catalogue):
+    learner = LearnerFactory()
+    processed = BehaviorProcessor().process_events(
+        [
+            {"learner_id": 99999999, "topic": "fire-drill", "type": "completed"},
+            {"learner_id": learner.pk, "topic": "fire-drill", "type": "completed"},
+        ]
+    )
+    assert processed == 1
+    assert interactions(learner) == [("fire-drill", "completed")]
