@@ -640,6 +640,48 @@ LESSON_GENERATOR_BREAKER_THRESHOLD = env_int("LESSON_GENERATOR_BREAKER_THRESHOLD
 LESSON_GENERATOR_BREAKER_RESET_SECONDS = env_int("LESSON_GENERATOR_BREAKER_RESET_SECONDS", 60)
 # Spaced review of missed questions: days to wait in Leitner boxes 1, 2 and 3.
 REVIEW_INTERVAL_DAYS = [int(d) for d in env_list("REVIEW_INTERVAL_DAYS", ["1", "3", "7"])]
+# Recommendations (seed 003 Task 1 on topics): the weight of each interaction type in a
+# learner's profile ("delivered:1,started:2,completed:4,saved:3"), the blend of the hybrid
+# strategy ("collaborative:0.5,content_based:0.3,popularity:0.2"), how long computed
+# recommendations are cached (seconds), the co-occurrence window (hours), how long a cold
+# request waits for another process computing the same learner's list (seconds), and the
+# score multiplier per difficulty level a topic sits above the learner's knowledge level.
+RECOMMENDATIONS_WEIGHTS = {
+    _name.strip(): float(_value)
+    for _name, _, _value in (
+        _pair.partition(":")
+        for _pair in env_list(
+            "RECOMMENDATIONS_WEIGHTS", ["delivered:1", "started:2", "completed:4", "saved:3"]
+        )
+    )
+}
+RECOMMENDATIONS_HYBRID_BLEND = {
+    _name.strip(): float(_value)
+    for _name, _, _value in (
+        _pair.partition(":")
+        for _pair in env_list(
+            "RECOMMENDATIONS_HYBRID_BLEND",
+            ["collaborative:0.5", "content_based:0.3", "popularity:0.2"],
+        )
+    )
+}
+RECOMMENDATIONS_CACHE_SECONDS = env_int("RECOMMENDATIONS_CACHE_SECONDS", 3600)
+RECOMMENDATIONS_WINDOW_HOURS = env_int("RECOMMENDATIONS_WINDOW_HOURS", 720)
+RECOMMENDATIONS_LOCK_WAIT_SECONDS = float(env_str("RECOMMENDATIONS_LOCK_WAIT_SECONDS", "2"))
+RECOMMENDATIONS_LEVEL_PENALTY = float(env_str("RECOMMENDATIONS_LEVEL_PENALTY", "0.5"))
+# Topics in the path a learner is enrolled in when they finish their last open path.
+RECOMMENDATIONS_PATH_TOPICS = env_int("RECOMMENDATIONS_PATH_TOPICS", 5)
+CELERY_TASK_ROUTES["recommendations.*"] = {"queue": "recommendations"}
+# Nightly at 02:30 UTC: recompute content similarity of every topic (tags, difficulty, text).
+CELERY_BEAT_SCHEDULE["recommendations-calculate-similarity"] = {
+    "task": "recommendations.calculate_similarity",
+    "schedule": crontab(minute=30, hour=2),
+}
+# Hourly at minute 20: rebuild the co-occurrence matrix over the window.
+CELERY_BEAT_SCHEDULE["recommendations-update-cooccurrence"] = {
+    "task": "recommendations.update_cooccurrence",
+    "schedule": crontab(minute=20),
+}
 # One OpenAPI enum name per choice set the learning apps share (difficulty/knowledge level,
 # learner channels, answer channels).
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(

@@ -222,6 +222,8 @@ def test_every_setting_read_from_the_environment_is_in_the_readme():
     assert len(names) > 100
     missing = sorted(name for name in names if f"`{name}`" not in readme)
     assert missing == []
+
+
 def _nginx_directives() -> dict[str, list[str]]:
     """Every `name value;` line of deploy/nginx.conf, comments dropped, by directive name."""
     directives: dict[str, list[str]] = {}
