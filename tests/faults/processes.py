@@ -51,7 +51,7 @@ def child_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def manage(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
         capture_output=True,
@@ -124,7 +124,7 @@ class Gunicorn(Child):
                 urllib.request.urlopen(f"{self.url}/healthz", timeout=2)
             return True
 
-        wait_until(answers, timeout=30, interval=0.1)
+        wait_until(answers, timeout=90, interval=0.1)
         return self
 
 

@@ -73,7 +73,7 @@ def test_a_message_held_by_a_killed_worker_is_run_by_another_after_the_visibilit
     try:
         wait_until(
             lambda: TaskResult.objects.filter(task_id=result.id, status="SUCCESS").exists(),
-            timeout=40,
+            timeout=90,
             interval=0.2,
         )
         assert worker.alive, worker.output()[-2000:]

@@ -31,7 +31,11 @@ def _consumer(redis_url: str) -> Child:
         RECONNECT_MAX_SECONDS="0.5",
     )
     args = [sys.executable, str(ROOT / "manage.py"), "etl_consume", "--block-ms", "200"]
-    return Child(args=args, env=env).start()
+    child = Child(args=args, env=env).start()
+    # Ready once it says so (Django's start-up takes a while on a busy machine).
+    wait_until(lambda: "consuming" in child.output() or not child.alive, timeout=60)
+    assert child.alive, child.output()[-2000:]
+    return child
 
 
 def _store(n: int) -> set[uuid.UUID]:
