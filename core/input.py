@@ -25,6 +25,7 @@ from urllib.parse import unquote_to_bytes
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from core.errors_views import _wants_json, bad_request
 
@@ -127,7 +128,11 @@ def check_request(request: HttpRequest) -> None:
     content_type = (request.content_type or "").lower()
     if content_type == "multipart/form-data":
         # Django decodes the parts itself; only the text fields are looked at, not files.
-        for key, values in request.POST.lists():
+        try:
+            fields = request.POST
+        except MultiPartParserError:
+            raise InputRefused("invalid_multipart", "The multipart body is malformed.") from None
+        for key, values in fields.lists():
             if any("\x00" in text for text in (key, *values)):
                 message = "The form body contains a NUL character."
                 raise InputRefused("null_character", message, key.replace("\x00", ""))

@@ -179,3 +179,12 @@ def test_ordinary_unicode_passes(client):
     response = client.post("/api/v1/auth/token/", body, content_type="application/json")
     assert response.status_code == 401
     assert client.get("/healthz?name=Zo%C3%AB").status_code in (200, 503)
+
+
+def test_a_malformed_multipart_body_is_a_400_not_a_500(client):
+    response = client.post(
+        "/api/v1/auth/token/",
+        b"--nope\r\nContent-Disposition: form-data\r\n\r\nx",
+        content_type="multipart/form-data; boundary=",
+    )
+    assert response.status_code == 400
