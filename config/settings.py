@@ -178,7 +178,8 @@ AUTHENTICATION_BACKENDS = [
 
 # How many reverse proxies of ours stand in front of the web process. The client address
 # (core.net.client_ip) is taken from X-Forwarded-For only through that many hops; 0 (the
-# default): REMOTE_ADDR only, the header is ignored. Throttles, lockouts and logs use it.
+# default): REMOTE_ADDR only, the header is ignored. Every throttle and lockout uses it, and
+# so must any log line that records a client address.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # Login lockouts (django-axes; seed 000: 5 failures in 20 minutes) for the JWT token
