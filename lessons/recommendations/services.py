@@ -22,9 +22,12 @@ from lessons.models import (
 from lessons.recommendations.behavior import BehaviorProcessor
 from lessons.recommendations.engine import RecommendationEngine, invalidate_learners
 from lessons.recommendations.similarity import (
+    Cooccurrence,
+    catalogue,
     content_similarity_write,
     current_generation,
     snapshot_build,
+    snapshot_get,
     snapshot_publish,
 )
 from lessons.recommendations.store import store_for
@@ -33,12 +36,28 @@ logger = logging.getLogger(__name__)
 
 
 def similarity_recalculate(*, topic: Topic | None = None) -> int:
-    """Content similarity of every topic (or of one), then the new snapshot goes live."""
+    """Content similarity of every topic (or of one), then the new snapshot goes live.
+
+    The co-occurrence side of the snapshot is carried over from the current one when the
+    catalogue is unchanged (re-reading the window's completions is the hourly job's work)."""
+    store = store_for(None)
+    hours = settings.RECOMMENDATIONS_WINDOW_HOURS
+    previous = snapshot_get(store=store, time_window_hours=hours)
     rows = content_similarity_write(topic=topic)
+    ids = [t.id for t in catalogue()]
+    carried = None
+    if [t["id"] for t in previous.topics] == ids:
+        carried = Cooccurrence(
+            topic_ids=ids,
+            counts=previous.support,
+            role_counts={role: list(v) for role, v in previous.role_counts.items()},
+            role_learners=dict(previous.role_learners),
+            learners=previous.learners,
+        )
     snapshot = snapshot_build(
-        generation=current_generation(), time_window_hours=settings.RECOMMENDATIONS_WINDOW_HOURS
+        generation=current_generation(), time_window_hours=hours, cooccurrence=carried
     )
-    snapshot_publish(store=store_for(None), snapshot=snapshot)
+    snapshot_publish(store=store, snapshot=snapshot)
     return rows
 
 

@@ -367,9 +367,9 @@ def snapshot_build(
         content = content_matrix(catalogue(with_text=True))
     if cooccurrence is None:
         cooccurrence = cooccurrence_compute(topic_ids=ids, time_window_hours=time_window_hours)
-        if not support.any():
-            support = cooccurrence.counts
-            cosine = cooccurrence.cosine()
+    if not support.any() and cooccurrence.counts.shape == support.shape:
+        support = cooccurrence.counts
+        cosine = cooccurrence.cosine()
     np.fill_diagonal(content, 0.0)
     np.fill_diagonal(cosine, 0.0)
     return Snapshot(

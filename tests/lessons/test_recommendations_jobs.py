@@ -94,3 +94,19 @@ def test_the_recommendation_tables_are_in_the_admin(catalogue, admin_client):
     rebuild()
     for model in ("learnerinteraction", "topicsimilarity", "savedtopic", "recommendationcache"):
         assert admin_client.get(f"/admin/lessons/{model}/").status_code == 200, model
+
+
+def test_a_similarity_run_after_cooccurrence_keeps_the_completion_figures(catalogue):
+    # given: both jobs ran
+    rebuild()
+    # when: content similarity is recalculated again (a new snapshot generation)
+    similarity_calculate_task.delay()
+    # then: the new snapshot still knows who completed what
+    from lessons.recommendations import RecommendationEngine
+
+    together = RecommendationEngine(learner_id=1).frequently_completed_together(
+        topic="returns-basics"
+    )
+    assert together[0].metadata["learners_both"] == 3
+    cold = RecommendationEngine(learner_id=LearnerFactory().pk).get_recommendations()
+    assert cold[0].reason == "popular: completed by 67% of sales associates"
