@@ -158,7 +158,9 @@ def _redact_code(match: re.Match[str]) -> str:
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # JSON Web Tokens (simplejwt access/refresh) and other base64url JSON headers.
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){1,2}"), REDACTED),
-    # django.core.signing values (answer links, sealed codes): a base64 payload, an optional
+    # Fernet tokens (sealed gift card codes): version byte 0x80, so base64url "gAAAAA".
+    (re.compile(r"\bgAAAAA[A-Za-z0-9_-]{40,}={0,2}"), REDACTED),
+    # django.core.signing values (answer links, report links): a base64 payload, an optional
     # timestamp, and the 43-character base64 HMAC-SHA256, ":"-separated.
     (
         re.compile(r"[A-Za-z0-9_.-]{8,}(?::[A-Za-z0-9]{1,10})?:[A-Za-z0-9_-]{43}(?![\w-])"),

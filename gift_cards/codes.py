@@ -21,6 +21,7 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core import signing
 
@@ -138,46 +139,27 @@ def masked(prefix: str, last_four: str, length: int = DEFAULT_LENGTH) -> str:
 # --- sealed codes (the recipient email's way through the broker) -------------------------
 # The recipient email is sent by a worker, but a plain code must never sit in a broker
 # message, a task log line or a stored result. The task gets the card id and this sealed
-# form instead: encrypted under a key derived from the code key, authenticated and
-# timestamped by django.core.signing. Written with the standard library because the
-# locked dependencies carry no cipher (no `cryptography`): the keystream is HMAC-SHA256 in
-# counter mode under a fresh 16-byte nonce, XORed with the code (at most 80 bytes).
+# form instead: a Fernet token (cryptography: AES-128-CBC with HMAC-SHA256, timestamped)
+# under a key derived from the code key, so only this deployment can open it, and only
+# for SEAL_MAX_AGE_SECONDS.
 SEAL_MAX_AGE_SECONDS = 7 * 24 * 3600
-_SEAL_SALT = "frontline.gift_cards.sealed-code"
 
 
-def _seal_keys() -> tuple[bytes, str]:
-    root = code_key()
-    cipher_key = hmac.new(root, b"frontline.gift_cards.seal-cipher", "sha256").digest()
-    signing_key = hmac.new(root, b"frontline.gift_cards.seal-signing", "sha256").hexdigest()
-    return cipher_key, signing_key
-
-
-def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
-    blocks = (
-        hmac.new(key, nonce + counter.to_bytes(4, "big"), "sha256").digest()
-        for counter in range((length + 31) // 32)
-    )
-    return b"".join(blocks)[:length]
+def _fernet() -> Fernet:
+    key = hmac.new(code_key(), b"frontline.gift_cards.seal", "sha256").digest()
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def seal(code: str) -> str:
     """An opaque, tamper-evident form of `code` that only this server can open."""
-    cipher_key, signing_key = _seal_keys()
-    nonce = secrets.token_bytes(16)
-    plain = code.encode()
-    cipher = bytes(
-        a ^ b for a, b in zip(plain, _keystream(cipher_key, nonce, len(plain)), strict=True)
-    )
-    payload = base64.urlsafe_b64encode(nonce + cipher).decode()
-    return signing.dumps(payload, key=signing_key, salt=_SEAL_SALT, compress=False)
+    return _fernet().encrypt(code.encode()).decode()
 
 
 def unseal(sealed: str, *, max_age: int = SEAL_MAX_AGE_SECONDS) -> str:
     """The code inside `sealed`; signing.BadSignature if forged or older than `max_age`."""
-    cipher_key, signing_key = _seal_keys()
-    payload = signing.loads(sealed, key=signing_key, salt=_SEAL_SALT, max_age=max_age)
-    raw = base64.urlsafe_b64decode(payload.encode())
-    nonce, cipher = raw[:16], raw[16:]
-    stream = _keystream(cipher_key, nonce, len(cipher))
-    return bytes(a ^ b for a, b in zip(cipher, stream, strict=True)).decode()
+    if max_age < 0:  # Fernet has no negative ttl: nothing is younger than that
+        raise signing.BadSignature("The sealed code has expired.")
+    try:
+        return _fernet().decrypt(sealed.encode(), ttl=max_age).decode()
+    except (InvalidToken, ValueError) as exc:
+        raise signing.BadSignature("The sealed code is forged or expired.") from exc
