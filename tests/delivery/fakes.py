@@ -59,6 +59,7 @@ class FakeProviders:
         self._lock = threading.Lock()
         self._down: dict[str, bool] = {"slack": False, "twilio": False}
         self._rate: dict[str, tuple[float, float]] = {}  # provider -> (per second, next slot)
+        self._burst: dict[str, float] = {}
         self.rate_limited: dict[str, int] = {"slack": 0, "twilio": 0}
         self.statuses: dict[str, str] = {}  # Twilio message SID -> status
         self.early_callback: str | None = None  # a status to report before answering
@@ -101,9 +102,11 @@ class FakeProviders:
     def up(self, provider: str) -> None:
         self._down[provider] = False
 
-    def limit_rate(self, provider: str, per_second: float) -> None:
-        """Accept at most `per_second` messages a second (10% slack); 429 above it."""
+    def limit_rate(self, provider: str, per_second: float, *, burst_seconds: float = 1.0) -> None:
+        """Accept at most `per_second` messages a second, with bursts of up to
+        `burst_seconds` worth early (senders' clocks and scheduling jitter); 429 above it."""
         self._rate[provider] = (per_second, 0.0)
+        self._burst[provider] = burst_seconds
 
     def set_status(self, sid: str, status: str) -> None:
         self.statuses[sid] = status
@@ -132,7 +135,7 @@ class FakeProviders:
             rate, next_slot = self._rate[provider]
             now = time.monotonic()
             interval = 1.0 / rate
-            if next_slot - now > interval * 0.1 * rate:  # beyond a burst of 10% of a second
+            if next_slot - now > self._burst.get(provider, 1.0):  # beyond the burst allowed
                 self.rate_limited[provider] += 1
                 return True
             self._rate[provider] = (rate, max(next_slot, now) + interval)
