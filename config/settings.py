@@ -190,6 +190,7 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_LOCKOUT_THRESHOLD", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 20))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "core.net.axes_client_ip"
+AXES_USERNAME_CALLABLE = "core.lockouts.axes_username"
 AXES_LOCKOUT_CALLABLE = "core.lockouts.axes_lockout_response"
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False

@@ -137,6 +137,25 @@ def lockout_lift(*, name: str, subject: str) -> None:
 
 LOGIN_LOCKED_MESSAGE = "Too many failed sign-in attempts; try again later."
 
+# django-axes stores the attempted username in 255-character columns and, unlike the user
+# agent and path, does not cut it to fit: a longer one would fail the insert (a 500).
+_AXES_USERNAME_LENGTH = 255
+
+
+def axes_username(request, credentials=None) -> str | None:
+    """The username django-axes counts a sign-in attempt under, cut to its column width.
+    No account has a username that long, so a cut name still locks only itself out."""
+    from django.conf import settings
+
+    field = settings.AXES_USERNAME_FORM_FIELD
+    if credentials:
+        username = credentials.get(field)
+    else:
+        username = getattr(request, "data", request.POST).get(field)
+    if isinstance(username, str):
+        return username[:_AXES_USERNAME_LENGTH]
+    return username
+
 
 def axes_lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
     """django-axes' answer to a locked-out login: JSON 429 on the API, a page elsewhere.

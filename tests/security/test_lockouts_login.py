@@ -95,3 +95,16 @@ def test_staff_see_login_lockouts_in_the_admin_and_lifting_one_lets_the_account_
     AccessAttempt.objects.filter(username="amira").delete()
     # then the account signs in again (the address's own count was lifted with it)
     assert _sign_in("amira", PASSWORD).status_code == 200
+
+
+def test_an_over_long_username_is_counted_and_locked_out_not_a_500():
+    # given: a username longer than django-axes' 255-character column
+    username = "x" * 300
+    # when it fails five times from one address (each a different one)
+    statuses = [
+        _sign_in(username, "wrong", address=f"198.51.100.{50 + n}").status_code for n in range(6)
+    ]
+    # then each failure is recorded under the cut name, and the fifth locks it out
+    assert statuses == [401] * 4 + [429] * 2
+    recorded = AccessAttempt.objects.values_list("username", flat=True).distinct()
+    assert list(recorded) == [username[:255]]
