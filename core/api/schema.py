@@ -6,9 +6,10 @@ shared places (core.input, authentication, permissions, throttles, core.api.exce
 so this AutoSchema adds them where they apply, each with the one `Error` body:
 
     400  always: core.input refuses malformed input on every path, serializers refuse fields
-    401  the view authenticates (a bad or expired token is refused before any permission)
-    403  the view checks more than "signed in", or accepts session auth on an unsafe method
-         (CSRF)
+    401  the view authenticates (a bad or expired token is refused before any permission),
+         or, like the token endpoints (open to anyone), checks credentials in its body
+    403  the view checks more than "signed in" (a permission of its own, even one built on
+         IsAuthenticated), or accepts session auth on an unsafe method (CSRF)
     404  a lookup found nothing: the path's object, the caller's learner record, a page
          past the end (every operation but the token endpoints)
     409  the method changes state (domain conflicts, deletes of referenced rows)
@@ -22,6 +23,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
 from rest_framework.authentication import SessionAuthentication
+from rest_framework_simplejwt.views import TokenViewBase
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -50,7 +52,17 @@ _DESCRIPTIONS = {
 }
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 _WALL_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
-_SIGNED_IN_ONLY = (permissions.AllowAny, permissions.IsAuthenticated)
+_SIGNED_IN_ONLY = {permissions.AllowAny.has_permission, permissions.IsAuthenticated.has_permission}
+
+
+def _checks_only_signed_in(permission: permissions.BasePermission) -> bool:
+    """AllowAny or IsAuthenticated as they are: a subclass that decides for itself (a
+    named permission, an object check) can refuse with 403."""
+    kind = type(permission)
+    return (
+        kind.has_permission in _SIGNED_IN_ONLY
+        and kind.has_object_permission is permissions.BasePermission.has_object_permission
+    )
 
 
 class FrontlineAutoSchema(AutoSchema):
@@ -59,12 +71,13 @@ class FrontlineAutoSchema(AutoSchema):
         statuses = ["400", "503"]
         authenticators = view.get_authenticators() if hasattr(view, "get_authenticators") else []
         perms = view.get_permissions() if hasattr(view, "get_permissions") else []
-        # simplejwt's token views check the credentials (or token) in their body, and own
-        # no objects: neither 404 nor 409.
-        token_view = type(view).__module__.startswith("rest_framework_simplejwt")
+        # The token views (simplejwt's and core.tokens' subclasses) authenticate no caller
+        # but check the credentials (or token) in their body, and own no objects: 401, but
+        # neither 404 nor 409.
+        token_view = isinstance(view, TokenViewBase)
         if authenticators or token_view:
             statuses.append("401")
-        stricter = any(not isinstance(p, _SIGNED_IN_ONLY) for p in perms)
+        stricter = any(not _checks_only_signed_in(p) for p in perms)
         csrf = method in _UNSAFE and any(
             isinstance(a, SessionAuthentication) for a in authenticators
         )
