@@ -32,7 +32,7 @@ def _open_return(client, order):
 def test_staff_without_the_returns_permission_cannot_open_a_return_on_a_customers_order(
     api_as,
 ):
-    order = make_order(customer_id="cust-1")
+    order = make_order(customer__external_id="cust-1")
     refused = _open_return(api_as(), order)
     # a customer's order stays invisible to someone who is not returns staff
     assert refused.status_code == 404
@@ -180,4 +180,5 @@ def test_a_role_grants_what_the_matrix_says(make_account):
     assert auditor_client.get(f"{REPORTS}learner-progress/").status_code == 200
     assert auditor_client.get(f"{REPORTS}learner-progress/", csv).status_code == 403
     # and a reports viewer opens no return
-    assert _open_return(viewer_client, make_order(customer_id="cust-1")).status_code == 404
+    customers_order = make_order(customer__external_id="cust-1")
+    assert _open_return(viewer_client, customers_order).status_code == 404
