@@ -8,6 +8,10 @@ window; at the threshold the subject is locked for `lockout_seconds`. Each lock 
 listed in an index (a Redis sorted set; in embedded mode, without Redis, this process's
 memory) so staff can see current lockouts in the admin and lift them. django-axes keeps
 login lockouts itself (its AccessAttempt admin).
+
+While Redis does not answer, counters, locks and the index are kept per process for the
+length of the outage (logged once), like the API throttles: a check never fails the
+request it guards.
 """
 
 from __future__ import annotations
@@ -18,14 +22,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.core.cache import cache
+import redis.exceptions
 from django.http import HttpResponse, JsonResponse
 
+from core.outages import DegradingCache
 from core.redis import get_redis
 
 _INDEX = "frontline:lockouts"
 _local_index: dict[str, float] = {}
 _local_lock = threading.Lock()
+_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+_cache = DegradingCache("redis (lockouts)", fallback="per-process lockouts")
 
 
 @dataclass(frozen=True)
@@ -69,16 +76,16 @@ class Lockout:
             return
         for subject in subjects:
             count_key = _count_key(self.name, subject)
-            cache.add(count_key, 0, timeout=self.window_seconds)
+            _cache.add(count_key, 0, timeout=self.window_seconds)
             try:
-                failures = cache.incr(count_key)
+                failures = _cache.incr(count_key)
             except ValueError:  # expired between add and incr
-                cache.set(count_key, 1, timeout=self.window_seconds)
+                _cache.set(count_key, 1, timeout=self.window_seconds)
                 failures = 1
             if failures >= self.threshold:
                 until = time.time() + self.lockout_seconds
-                cache.set(_lock_key(self.name, subject), until, timeout=self.lockout_seconds)
-                cache.delete(count_key)
+                _cache.set(_lock_key(self.name, subject), until, timeout=self.lockout_seconds)
+                _cache.delete(count_key)
                 _index_add(f"{self.name}|{subject}", until)
 
 
@@ -88,7 +95,7 @@ def retry_after_any(checks: Iterable[tuple[Lockout, Iterable[str]]]) -> int:
     keys = [
         _lock_key(lockout.name, subject) for lockout, subjects in checks for subject in subjects
     ]
-    untils = cache.get_many(keys).values() if keys else []
+    untils = _cache.get_many(keys).values() if keys else []
     remaining = max((until - time.time() for until in untils if until), default=0)
     return int(remaining) + 1 if remaining > 0 else 0
 
@@ -96,8 +103,11 @@ def retry_after_any(checks: Iterable[tuple[Lockout, Iterable[str]]]) -> int:
 def _index_add(member: str, until: float) -> None:
     client = get_redis()
     if client is not None:
-        client.zadd(_INDEX, {member: until})
-        return
+        try:
+            client.zadd(_INDEX, {member: until})
+            return
+        except _REDIS_DOWN:
+            pass  # listed in this process only: the lock itself is in the fallback cache
     with _local_lock:
         _local_index[member] = until
 
@@ -118,14 +128,14 @@ def active_lockouts() -> list[ActiveLockout]:
     for member, until in entries:
         name, _, subject = member.partition("|")
         # The cache entry is the truth: a lock lifted elsewhere is not shown.
-        if cache.get(_lock_key(name, subject)):
+        if _cache.get(_lock_key(name, subject)):
             found.append(ActiveLockout(name=name, subject=subject, until=float(until)))
     return found
 
 
 def lockout_lift(*, name: str, subject: str) -> None:
     """End one lockout now and forget its failure count."""
-    cache.delete_many([_lock_key(name, subject), _count_key(name, subject)])
+    _cache.delete_many([_lock_key(name, subject), _count_key(name, subject)])
     member = f"{name}|{subject}"
     client = get_redis()
     if client is not None:

@@ -20,8 +20,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +120,63 @@ class OutageLog:
                 "down_seconds": round(down_for, 1),
             },
         )
+
+
+class DegradingCache:
+    """Django's default cache, or this process's own while Redis does not answer (tried
+    again after RATE_LIMIT_REDIS_RETRY_SECONDS), the outage logged once as `name`. For
+    state that may hold per process for the length of an outage (throttle history,
+    lockout counters) rather than fail the request."""
+
+    def __init__(self, name: str, *, fallback: str) -> None:
+        self._local = LocMemCache(
+            f"frontline-fallback-{name}", {"OPTIONS": {"MAX_ENTRIES": 10_000}}
+        )
+        self._outage = OutageLog(name)
+        self._fallback = fallback
+        self._retry_at = 0.0
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        import redis.exceptions
+        from django.core.cache import cache as default_cache
+
+        if time.monotonic() >= self._retry_at:
+            try:
+                result = getattr(default_cache, method)(*args, **kwargs)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                self._retry_at = time.monotonic() + settings.RATE_LIMIT_REDIS_RETRY_SECONDS
+                self._outage.failure(exc, fallback=self._fallback)
+            else:
+                self._outage.recovered()
+                return result
+        return getattr(self._local, method)(*args, **kwargs)
+
+    def reset(self) -> None:
+        """Back to the shared cache at once, with nothing kept from an outage."""
+        self._retry_at = 0.0
+        self._outage.recovered()
+        self._local.clear()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._call("get", key, default)
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        return self._call("get_many", keys)
+
+    def set(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT) -> None:
+        self._call("set", key, value, timeout)
+
+    def add(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT) -> bool:
+        return self._call("add", key, value, timeout)
+
+    def incr(self, key: str, delta: int = 1) -> int:
+        return self._call("incr", key, delta)
+
+    def delete(self, key: str) -> bool:
+        return self._call("delete", key)
+
+    def delete_many(self, keys: list[str]) -> None:
+        self._call("delete_many", keys)
 
 
 _request_outages: dict[str, OutageLog] = {}

@@ -144,7 +144,7 @@ def app_on_redis(url: str) -> Iterator[None]:
     from django.conf import settings
 
     from config.celery_app import app
-    from core import resilience
+    from core import lockouts, resilience
     from core.api import throttling
     from core.redis import get_redis
 
@@ -162,8 +162,8 @@ def app_on_redis(url: str) -> Iterator[None]:
         get_redis.cache_clear()
         resilience._redis_retry_at = 0.0
         resilience._redis_outage.recovered()
-        throttling._cache._retry_at = 0.0
-        throttling._cache._outage.recovered()
+        throttling._cache.reset()
+        lockouts._cache.reset()
 
 
 def xapi_headers(key: str, secret: str) -> dict[str, str]:

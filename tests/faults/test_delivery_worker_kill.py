@@ -47,7 +47,8 @@ def _worker_env(providers, redis_url: str) -> dict[str, str]:  # noqa: F811
 
 def _kick(redis_url: str) -> None:
     """What beat's drain tick does: one `delivery.drain` message on the deliveries queue."""
-    app = Celery(broker=redis_url)
+    # Not the current app: shared tasks would follow it to this (soon dead) broker.
+    app = Celery(broker=redis_url, set_as_current=False)
     try:
         app.send_task("delivery.drain", queue="deliveries")
     finally:

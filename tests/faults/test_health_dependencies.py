@@ -119,7 +119,7 @@ def test_healthz_shows_queue_depths_per_celery_queue(private_redis, tasks_queued
     # then
     assert status == 200
     depths = {q["name"]: q["depth"] for q in body["queues"]["queues"]}
-    assert depths == {"default": 2, "deliveries": 0, "etl": 1, "reports": 0}
+    assert depths == {"default": 2, "deliveries": 0, "etl": 1, "reports": 0, "recommendations": 0}
     assert body["queues"]["total"] == 3
 
 
