@@ -126,3 +126,23 @@ def test_gunicorn_keeps_storing_xapi_statements_through_a_redis_outage(private_r
     stored = set(Statement.objects.values_list("pk", flat=True))
     assert stored == {uuid.UUID(s["id"]) for s in [first, *during, after]}
     assert "Internal Server Error" not in output
+
+
+def test_wrong_secrets_still_lock_the_key_out_per_process_while_redis_is_down(
+    private_redis, caplog
+):
+    # given: a credential, and Redis gone
+    cred, secret = credential(name="LMS")
+    client = Client()
+    with app_on_redis(private_redis.url):
+        private_redis.stop()
+        caplog.set_level(logging.WARNING, logger="core.outages")
+        # when: five wrong secrets, then the right one
+        wrong = [_client_post(client, cred.key, "wrong", StatementFactory())[0] for _ in range(5)]
+        right = _client_post(client, cred.key, secret, StatementFactory())[0]
+    # then: each wrong secret is a 401 and the key is then locked (429), never a 503
+    assert wrong == [401] * 5
+    assert right == 429
+    assert Statement.objects.count() == 0
+    outage_lines = [r for r in caplog.records if r.getMessage() == "redis (lockouts) unavailable"]
+    assert len(outage_lines) == 1
