@@ -20,7 +20,7 @@ COPY . .
 RUN SECRET_KEY=collectstatic-only DATABASE_URL=postgres://build@localhost/build \
     python manage.py collectstatic --noinput \
     && useradd --create-home --uid 10001 frontline \
-    && mkdir -p /app/var && chown -R frontline /app/var
+    && mkdir -p /app/var/media && chown -R frontline /app/var
 
 USER frontline
 EXPOSE 8000

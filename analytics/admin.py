@@ -15,7 +15,14 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from analytics import selectors, services
-from analytics.models import EtlCheckpoint, QueryRun, Statement, StatementFlat, XapiCredential
+from analytics.models import (
+    EtlCheckpoint,
+    QueryRun,
+    Statement,
+    StatementFlat,
+    XapiCredential,
+    XapiScope,
+)
 from analytics.models.engagement import (
     COUNT_FIELDS,
     CohortEngagementDay,
@@ -116,11 +123,25 @@ class EtlCheckpointAdmin(ReadOnlyAdmin):
     readonly_fields = ["name", "position_stored", "position_id", "parameters", "updated_at"]
 
 
+class XapiCredentialForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=XapiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=XapiCredential._meta.get_field("scopes").help_text,
+    )
+
+    class Meta:
+        model = XapiCredential
+        fields = ["name", "scopes", "rate_per_minute", "burst"]
+
+
 @admin.register(XapiCredential)
 class XapiCredentialAdmin(admin.ModelAdmin):
+    form = XapiCredentialForm
     list_display = [
         "name",
         "key",
+        "scopes",
         "is_active",
         "rate_per_minute",
         "burst",
@@ -142,21 +163,22 @@ class XapiCredentialAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "rate_per_minute", "burst"]
-        return ["name", "key", "rate_per_minute", "burst", *self.readonly_fields[1:]]
+            return ["name", "scopes", "rate_per_minute", "burst"]
+        return ["name", "key", "scopes", "rate_per_minute", "burst", *self.readonly_fields[1:]]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # revoke instead: stored statements keep pointing at their credential
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
-            obj.save(update_fields=["name", "rate_per_minute", "burst"])
+            obj.save(update_fields=["name", "scopes", "rate_per_minute", "burst"])
             from analytics import auth
 
             auth.forget(obj.key)
             return
         issued = services.xapi_credential_create(
             name=obj.name,
+            scopes=obj.scopes,
             rate_per_minute=obj.rate_per_minute,
             burst=obj.burst,
             acting_user=request.user,

@@ -4,6 +4,11 @@ Basic auth for xAPI clients, cheap on the hot path.
 A credential is looked up once and kept in this process for XAPI_CREDENTIAL_CACHE_SECONDS;
 the secret check is one HMAC-SHA256 and a constant-time compare. Revoking clears this
 process's entry at once; other processes drop it within the cache window.
+
+Wrong secrets count towards lockouts of the key and, separately, of the client address
+(XAPI_LOCKOUT_THRESHOLD within XAPI_LOCKOUT_WINDOW_SECONDS): a locked key or address gets
+429 with Retry-After, correct secret or not, for XAPI_LOCKOUT_SECONDS. Unknown keys count
+the same, so the answer never tells whether a key exists.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from analytics.errors import CredentialInvalidError
+from analytics.errors import CredentialInvalidError, CredentialLockedError
 from analytics.models import XapiCredential
+from core.lockouts import Lockout, retry_after_any
 from core.resilience import RateLimiter, RateLimitExceeded
 
 
@@ -58,21 +64,55 @@ def _load(key: str) -> XapiCredential | None:
     return credential
 
 
-def authenticate(authorization: str) -> XapiCredential:
-    """The active credential named by an `Authorization: Basic …` header, or 401."""
+def _lockouts() -> list[Lockout]:
+    window, seconds = settings.XAPI_LOCKOUT_WINDOW_SECONDS, settings.XAPI_LOCKOUT_SECONDS
+    return [
+        Lockout("xapi.key", settings.XAPI_LOCKOUT_THRESHOLD, window, seconds),
+        Lockout("xapi.address", settings.XAPI_ADDRESS_LOCKOUT_THRESHOLD, window, seconds),
+    ]
+
+
+def authenticate(authorization: str, *, address: str = "unknown") -> XapiCredential:
+    """The active credential named by an `Authorization: Basic …` header, or 401; 429 while
+    the key or the client `address` is locked out after wrong secrets."""
+    key_lockout, address_lockout = _lockouts()
+    address_subject = [f"ip:{address}"]
+    try:
+        return _authenticate(
+            authorization, key_lockout=key_lockout, address_check=(address_lockout, address_subject)
+        )
+    except CredentialInvalidError:
+        address_lockout.record_failure(address_subject)
+        raise
+
+
+def _authenticate(
+    authorization: str, *, key_lockout: Lockout, address_check: tuple[Lockout, list[str]]
+) -> XapiCredential:
     from analytics.services import secret_digest
+
+    def ensure_open(*checks) -> None:
+        retry_after = retry_after_any([address_check, *checks])
+        if retry_after:
+            raise CredentialLockedError(retry_after=retry_after)
 
     scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic" or not encoded:
+        ensure_open()
         raise CredentialInvalidError()
     try:
         key, sep, secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError) as exc:
+        ensure_open()
         raise CredentialInvalidError() from exc
     if not sep or not key:
+        ensure_open()
         raise CredentialInvalidError()
+    key_subject = [f"key:{key[:64]}"]
+    ensure_open((key_lockout, key_subject))
     credential = _load(key)
     if credential is None or not hmac.compare_digest(credential.secret_hash, secret_digest(secret)):
+        key_lockout.record_failure(key_subject)
         raise CredentialInvalidError()
     return credential
 

@@ -51,41 +51,11 @@ def _url(name: str, query: str = "", **kwargs: Any) -> str | None:
 # --- sections ---------------------------------------------------------------------------
 
 
-def broker_queue_names() -> list[str]:
-    """The Celery queues tasks are routed to: the default queue and every routed one."""
-    from config.celery_app import app
-
-    names = [app.conf.task_default_queue]
-    for route in (app.conf.task_routes or {}).values():
-        queue = route.get("queue") if isinstance(route, dict) else None
-        if queue and queue not in names:
-            names.append(queue)
-    return names
-
-
 def queue_depths() -> dict[str, Any]:
-    """Messages waiting per Celery queue, read from the broker (Redis lists or the
-    filesystem transport's folder) with kombu's passive queue declaration."""
-    from kombu.exceptions import ChannelError
+    """Messages waiting per Celery queue (the same figures /healthz shows)."""
+    from core.health import queue_depths as broker_queue_depths
 
-    from config.celery_app import app
-
-    queues = []
-    with app.connection_for_read() as conn:
-        if not app.conf.broker_url.startswith("filesystem://"):
-            conn.ensure_connection(max_retries=1, timeout=2)
-        channel = conn.default_channel
-        for name in broker_queue_names():
-            try:
-                _, depth, _ = channel.queue_declare(queue=name, passive=True)
-            except ChannelError:  # Redis: an empty queue is no key at all
-                depth = 0
-            queues.append({"name": name, "depth": int(depth)})
-    return {
-        "queues": queues,
-        "total": sum(q["depth"] for q in queues),
-        "transport": app.conf.broker_url.split("://", 1)[0],
-    }
+    return broker_queue_depths()
 
 
 def job_runs(now) -> dict[str, Any]:
@@ -122,7 +92,7 @@ def job_runs(now) -> dict[str, Any]:
 
 def deliveries(now) -> dict[str, Any]:
     from delivery.models import DeliveryTask, TaskState
-    from delivery.selectors import delivery_health
+    from delivery.selectors import delivery_health, possible_duplicates_count
 
     health = delivery_health(since=now - WINDOW)
     states = [
@@ -151,6 +121,11 @@ def deliveries(now) -> dict[str, Any]:
         "dead_letter_link": _url(
             "admin:delivery_deliverytask_changelist", "state__exact=dead_lettered"
         ),
+        "possible_duplicates": possible_duplicates_count(),
+        "possible_duplicates_link": _url(
+            "admin:delivery_deliverytask_changelist", "possible_duplicate__exact=1"
+        ),
+        "breakers_link": _url("admin:delivery_deliverytask_breakers"),
     }
 
 

@@ -40,3 +40,9 @@ class CredentialInvalidError(XapiError):
     code = "unauthorized"
     status_code = 401
     default_message = "Valid xAPI client credentials are required (HTTP Basic)."
+
+
+class CredentialLockedError(XapiError):
+    code = "too_many_failures"
+    status_code = 429
+    default_message = "Too many failed sign-ins from this client; try again later."

@@ -8,7 +8,8 @@ ETL from the statement store to the flattened query table (seed 002 §a.05, §a.
 - streaming (`ETL_MODE=streaming`): after commit, the stored ids go onto a Redis Stream
   (one entry per stored batch); `consume()` reads them through a consumer group in
   batches, flattens, acks, and first reclaims entries a dead consumer left pending
-  (XAUTOCLAIM past ANALYTICS_ETL_CLAIM_IDLE_SECONDS).
+  (XAUTOCLAIM past ANALYTICS_ETL_CLAIM_IDLE_SECONDS) and re-reads its own unacked ones
+  (a pass that failed midway).
 - incremental (either mode): `sweep()` flattens every statement stored since the sweep's
   watermark that has no flat row, then moves the watermark to (its start minus a margin that
   covers transactions still open), so it also catches whatever the stream missed.
@@ -250,6 +251,20 @@ def consume(
         if deleted:
             client.xack(stream, group, *deleted)
         if start in ("0-0", b"0-0"):
+            break
+
+    # Entries this consumer read and never acked (a pass that failed midway, e.g. on a lost
+    # database connection) come first, instead of waiting to be reclaimed as a dead one's.
+    for _ in range(max_batches):
+        response = client.xreadgroup(group, consumer, {stream: "0"}, count=count)
+        entries = response[0][1] if response else []
+        if not entries:
+            break
+        entry_ids, statement_ids = _entry_ids(entries)
+        counts["flattened"] += flatten(statement_ids)
+        client.xack(stream, group, *entry_ids)
+        counts["entries"] += len(entry_ids)
+        if len(entries) < count:
             break
 
     for _ in range(max_batches):

@@ -20,9 +20,15 @@ from analytics.errors import RequestInvalidError, StatementNotFoundError
 from analytics.models import EtlCheckpoint, Statement, StatementFlat
 
 
-def statement_get(*, statement_id: uuid.UUID, voided: bool = False) -> Statement:
-    """A statement by id; `voided=True` asks for a voided one (voidedStatementId)."""
-    statement = Statement.objects.filter(pk=statement_id, voided=voided).first()
+def statement_get(
+    *, statement_id: uuid.UUID, voided: bool = False, credential_id: int | None = None
+) -> Statement:
+    """A statement by id; `voided=True` asks for a voided one (voidedStatementId);
+    `credential_id` limits it to the statements that credential stored."""
+    statements = Statement.objects.filter(pk=statement_id, voided=voided)
+    if credential_id is not None:
+        statements = statements.filter(credential_id=credential_id)
+    statement = statements.first()
     if statement is None:
         raise StatementNotFoundError(
             f"No {'voided ' if voided else ''}statement {statement_id}.",
@@ -42,6 +48,7 @@ class StatementFilters:
     since: datetime | None = None
     until: datetime | None = None
     ascending: bool = False
+    credential_id: int | None = None  # only what this credential stored (read/mine)
 
 
 @dataclass
@@ -96,6 +103,8 @@ def statement_list(
     if filters.registration:
         matching = matching.filter(registration=filters.registration)
     queryset = Statement.objects.filter(voided=False)
+    if filters.credential_id is not None:
+        queryset = queryset.filter(credential_id=filters.credential_id)
     if any((filters.agent, filters.activity, filters.verb, filters.registration)):
         # xAPI 1.0.3 (Communication §2.1.3): a statement whose object is a StatementRef
         # meets the (non-time) filters when the statement it targets does.

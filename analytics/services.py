@@ -25,14 +25,16 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from analytics import documents
 from analytics.errors import StatementConflictError, StatementInvalidError
-from analytics.models import Statement, StatementFlat, XapiCredential
+from analytics.models import Statement, StatementFlat, XapiCredential, XapiScope
 from analytics.validation import VOIDED_VERB, parse_timestamp, validate_statement
+from core.errors import PermissionDeniedError
 
 STORE_VERSION = "1.0.0"
 
@@ -142,7 +144,7 @@ def _insert(
     # One statement and one parameter whatever the batch size: the rows travel as a JSON
     # array unpacked by jsonb_to_recordset (hundreds of bind parameters cost more to send
     # than the insert itself), and `voided` is true for a statement whose voiding
-    # statement arrived first.
+    # statement arrived first from someone allowed to void it (see _may_void).
     payload = _json(
         [
             {
@@ -161,12 +163,20 @@ def _insert(
         ]
     )
     table = Statement._meta.db_table
-    # Only the table name and a fixed clause are formatted in; values are bound.
+    credentials = XapiCredential._meta.db_table
+    # Only the table names and a fixed clause are formatted in; values are bound.
     sql = f"""
         INSERT INTO {table} ({_COLUMNS})
         SELECT v.id, v.data, %s, v.timestamp, v.actor_key, v.verb_id, v.object_type,
                v.object_id, v.registration, v.refs, v.voids_id,
-               EXISTS (SELECT 1 FROM {table} s WHERE s.voids_id = v.id),
+               EXISTS (
+                   SELECT 1 FROM {table} s LEFT JOIN {credentials} c ON c.id = s.credential_id
+                   WHERE s.voids_id = v.id
+                     AND (s.credential_id IS NULL
+                          OR (%s::bigint IS NOT NULL
+                              AND (s.credential_id = %s::bigint
+                                   OR c.scopes @> '["all"]'::jsonb)))
+               ),
                %s::bigint
         FROM jsonb_to_recordset(%s::jsonb) AS v(id uuid, data jsonb, timestamp timestamptz,
              actor_key text, verb_id text, object_type text, object_id text,
@@ -175,7 +185,7 @@ def _insert(
         RETURNING id
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [stored, credential_id, payload])
+        cursor.execute(sql, [stored, credential_id, credential_id, credential_id, payload])
         return {uuid.UUID(str(r[0])) for r in cursor.fetchall()}
 
 
@@ -236,19 +246,50 @@ def _model(row: _Prepared, *, stored: datetime, credential_id: int | None) -> St
         registration=row.registration,
         refs=row.refs,
         voids_id=row.voids_id,
-        voided=Statement.objects.filter(voids_id=row.id).exists(),
+        voided=any(
+            _may_void(voider=voider, target_credential_id=credential_id)
+            for voider in XapiCredential.objects.filter(
+                pk__in=Statement.objects.filter(voids_id=row.id).values("credential_id")
+            )
+        )
+        or Statement.objects.filter(voids_id=row.id, credential__isnull=True).exists(),
         credential_id=credential_id,
     )
 
 
-def _apply_voiding(rows: list[_Prepared], inserted: set) -> None:
-    """Mark the targets of new voiding statements voided; refuse to void a voiding statement."""
+def _may_void(*, voider: XapiCredential | None, target_credential_id: int | None) -> bool:
+    """Frontline (no credential) voids anything; a client voids what it stored itself, or
+    (scope `all`) any client's statements; Frontline's own statements, no client."""
+    if voider is None:
+        return True
+    if target_credential_id is None:
+        return False
+    return target_credential_id == voider.pk or voider.voids_any
+
+
+def _apply_voiding(
+    rows: list[_Prepared], inserted: set, *, credential: XapiCredential | None
+) -> None:
+    """Mark the targets of new voiding statements voided; refuse to void a voiding statement,
+    and (403) a statement the credential may not void. One query for the whole batch."""
     voiding = [row for row in rows if row.voids_id and row.id in inserted]
     if not voiding:
         return
     targets = {row.voids_id for row in voiding}
     batch_verbs = {row.id: row.verb_id for row in rows}
-    stored_verbs = dict(Statement.objects.filter(pk__in=targets).values_list("pk", "verb_id"))
+    stored = Statement.objects.filter(pk__in=targets).values_list("pk", "verb_id", "credential_id")
+    stored_verbs = {pk: verb for pk, verb, _ in stored}
+    for pk, _, owner in stored:
+        if not _may_void(voider=credential, target_credential_id=owner):
+            raise PermissionDeniedError(
+                f"statement {pk} cannot be voided by this client: "
+                + (
+                    "Frontline recorded it itself."
+                    if owner is None
+                    else "another client stored it (voiding those needs the `all` scope)."
+                ),
+                statement_id=str(pk),
+            )
     for row in voiding:
         if VOIDED_VERB in (batch_verbs.get(row.voids_id), stored_verbs.get(row.voids_id)):
             raise StatementInvalidError(
@@ -313,13 +354,18 @@ def statements_store(
 
             etl.enqueue([str(i) for i in ids])
             return ids
-    return _store_in_transaction(rows, ids=ids, stored=stored, credential_id=credential_id)
+    return _store_in_transaction(rows, ids=ids, stored=stored, credential=credential)
 
 
 @transaction.atomic
 def _store_in_transaction(
-    rows: list[_Prepared], *, ids: list[uuid.UUID], stored: datetime, credential_id: int | None
+    rows: list[_Prepared],
+    *,
+    ids: list[uuid.UUID],
+    stored: datetime,
+    credential: XapiCredential | None,
 ) -> list[uuid.UUID]:
+    credential_id = credential.pk if credential else None
     inserted = _insert(rows, stored=stored, credential_id=credential_id)
     if len(inserted) != len(rows):
         existing = dict(
@@ -334,7 +380,7 @@ def _store_in_transaction(
                     statement_id=str(row.id),
                 )
     # In-batch voiding: the INSERT's EXISTS cannot see rows of the same statement.
-    _apply_voiding(rows, inserted)
+    _apply_voiding(rows, inserted, credential=credential)
     if inserted:
         from analytics import etl
 
@@ -374,6 +420,7 @@ class IssuedCredential:
 def xapi_credential_create(
     *,
     name: str,
+    scopes: list[str] | None = None,
     rate_per_minute: int | None = None,
     burst: int | None = None,
     acting_user=None,
@@ -385,6 +432,11 @@ def xapi_credential_create(
         secret_hash=secret_digest(secret),
         created_by=acting_user if getattr(acting_user, "pk", None) else None,
     )
+    if scopes is not None:
+        unknown = set(scopes) - set(XapiScope.values)
+        if unknown:
+            raise ValidationError({"scopes": f"Unknown xAPI scopes: {', '.join(sorted(unknown))}."})
+        credential.scopes = sorted(set(scopes))
     if rate_per_minute is not None:
         credential.rate_per_minute = rate_per_minute
     if burst is not None:

@@ -28,7 +28,8 @@ from django.views.decorators.csrf import csrf_exempt
 from analytics import auth, documents, selectors, services
 from analytics.errors import RequestInvalidError, StatementInvalidError, VersionHeaderError
 from analytics.validation import SUPPORTED_VERSION, parse_timestamp, validate_agent
-from core.errors import DomainError
+from core.errors import DomainError, PermissionDeniedError
+from core.net import client_ip
 
 _VERSION = re.compile(r"^1\.0(\.\d+)?$")
 _GET_PARAMETERS = {
@@ -80,7 +81,9 @@ def _xapi(handler: Callable[..., HttpResponse], *, check_version: bool = True):
                     raise VersionHeaderError(
                         f"X-Experience-API-Version {version!r} is not supported; use 1.0.x."
                     )
-                credential = auth.authenticate(request.headers.get("Authorization", ""))
+                credential = auth.authenticate(
+                    request.headers.get("Authorization", ""), address=client_ip(request)
+                )
                 auth.check_rate(credential)
                 request.xapi_credential = credential
             response = handler(self, request, *args, **kwargs)
@@ -90,6 +93,22 @@ def _xapi(handler: Callable[..., HttpResponse], *, check_version: bool = True):
         return response
 
     return wrapped
+
+
+def _require_write(request: HttpRequest) -> None:
+    if not request.xapi_credential.writes:
+        raise PermissionDeniedError("This client's scopes do not include statements/write.")
+
+
+def _read_scope(request: HttpRequest) -> int | None:
+    """None: the client reads every statement; else the id of the credential whose own
+    statements it may read (statements/read/mine). 403 without a read scope."""
+    credential = request.xapi_credential
+    if credential.reads_all:
+        return None
+    if credential.reads_own:
+        return credential.pk
+    raise PermissionDeniedError("This client's scopes do not include reading statements.")
 
 
 def _refuse_constant(name: str) -> None:
@@ -155,6 +174,7 @@ class StatementsView(View):
 
     @_xapi
     def post(self, request: HttpRequest) -> HttpResponse:
+        _require_write(request)
         if request.GET:
             raise RequestInvalidError(
                 "POST takes no parameters; use PUT with statementId.",
@@ -172,6 +192,7 @@ class StatementsView(View):
 
     @_xapi
     def put(self, request: HttpRequest) -> HttpResponse:
+        _require_write(request)
         unknown = set(request.GET) - {"statementId"}
         if unknown:
             raise RequestInvalidError("PUT takes only statementId.", parameters=sorted(unknown))
@@ -198,6 +219,7 @@ class StatementsView(View):
 
     @_xapi
     def get(self, request: HttpRequest) -> HttpResponse:
+        own_only = _read_scope(request)
         params = request.GET
         unknown = set(params) - _GET_PARAMETERS
         if unknown:
@@ -223,7 +245,7 @@ class StatementsView(View):
             voided = "voidedStatementId" in params
             name = "voidedStatementId" if voided else "statementId"
             statement = selectors.statement_get(
-                statement_id=_uuid_param(params, name), voided=voided
+                statement_id=_uuid_param(params, name), voided=voided, credential_id=own_only
             )
             response = _json_response(
                 documents.format_statement(statement.data, format=format, languages=languages)
@@ -240,6 +262,7 @@ class StatementsView(View):
             since=_time_param(params, "since"),
             until=_time_param(params, "until"),
             ascending=_bool_param(params, "ascending"),
+            credential_id=own_only,
         )
         if "agent" in params:
             try:

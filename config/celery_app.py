@@ -9,7 +9,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("frontline")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in ("default", "deliveries", "etl", "reports")]
+app.conf.task_queues = [
+    Queue(name) for name in ("default", "deliveries", "etl", "reports", "recommendations")
+]
 app.autodiscover_tasks()
 
 # Carries the request id from the enqueuing request into the task's log lines.

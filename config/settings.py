@@ -9,11 +9,13 @@ shape; production refuses to start without a SECRET_KEY.
 Reference: https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
@@ -66,12 +68,24 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "django_fsm",
+    "corsheaders",
+    "csp",
+    # Auth: login lockouts and refresh-token revocation.
+    "axes",
+    "rest_framework_simplejwt.token_blacklist",
     "core",
     *DOMAIN_APPS,
 ]
 
 MIDDLEWARE = [
     "core.logging.RequestIdMiddleware",
+    "core.outages.DependencyUnavailableMiddleware",
+    # The web tier's guards (SECTION "input limits, CORS, CSP" below): CORS headers on /api/
+    # (refusals included), malformed input refused before anything parses it, and the
+    # Content-Security-Policy header on pages.
+    "corsheaders.middleware.CorsMiddleware",
+    "core.input.InputValidationMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -80,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Auth: last, as django-axes asks (turns a lockout flagged on the request into a 429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -137,6 +153,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "frontline"),
+            # Without timeouts a Redis that stops answering (rather than refusing) would
+            # hold every request that touches the cache forever.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
 else:
@@ -151,6 +170,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+# django-axes first: it refuses a locked-out account or address before any password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# How many reverse proxies of ours stand in front of the web process. The client address
+# (core.net.client_ip) is taken from X-Forwarded-For only through that many hops; 0 (the
+# default): REMOTE_ADDR only, the header is ignored. Every throttle and lockout uses it, and
+# so must any log line that records a client address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Login lockouts (django-axes; seed 000: 5 failures in 20 minutes) for the JWT token
+# endpoint and the admin login, per account and, separately, per client address.
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AXES_ENABLED = env_bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_LOCKOUT_THRESHOLD", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 20))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "core.net.axes_client_ip"
+AXES_USERNAME_CALLABLE = "core.lockouts.axes_username"
+AXES_LOCKOUT_CALLABLE = "core.lockouts.axes_lockout_response"
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
 
 # SECTION: i18n and time ----------------------------------------------------------------
 
@@ -196,6 +239,61 @@ SECURE_HSTS_PRELOAD = _PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# SECTION: input limits, CORS, CSP (the web tier's guards; README "Web tier") ----------
+
+# Request bodies Django reads into memory (nginx's client_max_body_size in deploy/nginx.conf
+# is the same 2.5 MB), and the deepest JSON nesting core.input accepts in a body or query.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+REQUEST_MAX_JSON_DEPTH = env_int("REQUEST_MAX_JSON_DEPTH", 32)
+# core.input's 400s by path prefix: xAPI answers with its own error code and version header.
+REQUEST_REFUSAL_OVERRIDES = {
+    "/xapi/": {"code": "invalid_request", "headers": {"X-Experience-API-Version": "1.0.3"}}
+}
+
+# CORS (django-cors-headers), on /api/ only: browsers on these origins may call the API
+# (e.g. "https://shop.example,https://app.example"); none by default. /xapi/ is left to its
+# own per-credential origins. https://github.com/adamchainz/django-cors-headers
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID"]
+CORS_PREFLIGHT_MAX_AGE = 600
+
+# Content-Security-Policy (django-csp 4): self-hosted scripts, styles, fonts and images only,
+# no inline script or style anywhere (the dashboard's Chart.js is vendored; templates keep
+# their CSS in static files), no framing. The API docs pages (drf-spectacular's Swagger UI
+# and ReDoc templates start their bundles from an inline script) are left out.
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/", "/api/redoc/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# SECTION: error reporting (Sentry, when SENTRY_DSN is set; events scrubbed like logs) -----
+
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    from core import sentry as _sentry
+
+    _sentry.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        release=env_str("SENTRY_RELEASE") or None,
+        traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )
+
 # SECTION: email ------------------------------------------------------------------------
 
 # EMAIL_URL (smtp://user:password@host:587?tls=true, smtps:// for SSL) or the EMAIL_* parts.
@@ -232,23 +330,37 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    # Keyed on core.net.client_ip (NUM_PROXIES agrees for any DRF code that reads it);
+    # limiting per process while Redis is unreachable.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "core.api.throttling.AnonRateThrottle",
+        "core.api.throttling.UserRateThrottle",
     ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "60/min"),
         "user": env_str("THROTTLE_USER", "1200/min"),
-        "registration": env_str("THROTTLE_REGISTRATION", "10/hour"),
+        # seed 000 §8: 5 sign-ups per hour per client address.
+        "registration": env_str("THROTTLE_REGISTRATION", "5/hour"),
     },
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the error responses each operation can answer.
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.FrontlineAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# Short-lived access tokens; refresh tokens rotate on use and the used one is blacklisted.
+# Logout blacklists a refresh token; a password change or deactivation blacklists them all
+# (core.tokens), and the password-hash claim refuses any token minted before a change.
 SIMPLE_JWT = {
     "SIGNING_KEY": env_str("JWT_SIGNING_KEY", SECRET_KEY),
     "UPDATE_LAST_LOGIN": True,
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 5)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env_int("JWT_REFRESH_HOURS", 24)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "CHECK_REVOKE_TOKEN": True,
+    "TOKEN_REFRESH_SERIALIZER": "core.tokens.TokenRefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -277,6 +389,18 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+    }
+else:
+    # Redis holds a delivered, unacknowledged message (acks_late) for this long before
+    # giving it to another worker: a killed worker's tasks come back within minutes, not
+    # kombu's default hour. Keep it above the task time limit and the longest countdown a
+    # task retries with (outbox dispatch: 300 s), or a running task is handed out twice.
+    # Workers look for such messages every RESTORE_INTERVAL x RESTORE_THROTTLE seconds
+    # (kombu's defaults, 10 x 10, would add up to 100 s).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 600),
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL_SECONDS", 10),
+        "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 3),
     }
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
@@ -307,6 +431,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict = {
     # Every 5 seconds: push committed outbox events to the stream.
     "core-outbox-publish": {"task": "core.outbox_publish", "schedule": 5.0},
+    # Every minute: re-dispatch outbox handler runs still owed after their grace period.
+    "core-outbox-sweep": {"task": "core.outbox_sweep", "schedule": crontab()},
     # Every 30 seconds: beat's heartbeat, shown by /healthz and the dashboard.
     "core-beat-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
     # Daily at 03:15 UTC: drop job-run rows and published outbox rows past retention.
@@ -319,7 +445,29 @@ OUTBOX_STREAM = env_str("OUTBOX_STREAM", "frontline:events")
 OUTBOX_STREAM_MAXLEN = env_int("OUTBOX_STREAM_MAXLEN", 1_000_000)
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500)
 OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 14)
+# Handler runs still without a ProcessedEvent this long after their event was published are
+# re-dispatched by the sweep (then after 2x, 4x ... the grace, at most hourly); events the
+# sweep checks per run.
+OUTBOX_HANDLER_GRACE_SECONDS = env_int("OUTBOX_HANDLER_GRACE_SECONDS", 120)
+OUTBOX_SWEEP_BATCH = env_int("OUTBOX_SWEEP_BATCH", 1000)
 JOB_RUN_RETENTION_DAYS = env_int("JOB_RUN_RETENTION_DAYS", 90)
+
+# SECTION: resilience and health -------------------------------------------------------
+# A request that fails because PostgreSQL, Redis or the broker is down answers 503 with
+# this Retry-After (seconds). Rate limiters that lose Redis limit per process and try Redis
+# again after this many seconds.
+DEPENDENCY_RETRY_AFTER_SECONDS = env_int("DEPENDENCY_RETRY_AFTER_SECONDS", 10)
+RATE_LIMIT_REDIS_RETRY_SECONDS = float(env_str("RATE_LIMIT_REDIS_RETRY_SECONDS", "2"))
+# Long-running loops (manage.py etl_consume) wait this long after a lost connection,
+# doubling per failed attempt up to the maximum (seconds).
+RECONNECT_INITIAL_SECONDS = float(env_str("RECONNECT_INITIAL_SECONDS", "0.5"))
+RECONNECT_MAX_SECONDS = float(env_str("RECONNECT_MAX_SECONDS", "30"))
+# /healthz: beat's heartbeat (every 30 s) older than this is "stale" and fails the check;
+# the window of the web tier's 5xx share, and how often each process adds its response
+# counts to Redis.
+HEALTH_BEAT_STALE_SECONDS = env_int("HEALTH_BEAT_STALE_SECONDS", 120)
+HEALTH_ERROR_RATE_MINUTES = env_int("HEALTH_ERROR_RATE_MINUTES", 5)
+METRICS_FLUSH_SECONDS = float(env_str("METRICS_FLUSH_SECONDS", "5"))
 
 # SECTION: providers (the *_API_URL overrides point an SDK at another base URL) --------
 
@@ -335,16 +483,20 @@ PAYMENTS_API_URL = env_str("PAYMENTS_API_URL")
 ETL_MODE = env_str("ETL_MODE", "incremental")
 if ETL_MODE not in {"incremental", "streaming"}:
     raise ImproperlyConfigured("ETL_MODE must be 'incremental' or 'streaming'.")
-SENTRY_DSN = env_str("SENTRY_DSN")
 
 # SECTION: logging (structured JSON on stdout, with the request id) ---------------------
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
+ACCESS_LOG = env_bool("ACCESS_LOG", default=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "core.logging.RequestIdFilter"},
+        # Every handler: codes and tokens never reach a log line (README, "Secrets").
+        "scrub_secrets": {"()": "core.logging.SecretScrubFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -357,12 +509,15 @@ LOGGING = {
         "stdout": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT if LOG_FORMAT in {"json", "console"} else "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "scrub_secrets"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # One JSON line per request with its request id (core.logging); gunicorn's own
+        # access log is off (GUNICORN_ACCESS_LOG turns it back on).
+        "frontline.access": {"level": LOG_LEVEL if ACCESS_LOG else "WARNING"},
         "celery": {"level": LOG_LEVEL},
     },
 }
@@ -381,11 +536,16 @@ GIFT_CARD_MAX_AMOUNTS = dict(
 )
 GIFT_CARD_VALIDITY_DAYS = env_int("GIFT_CARD_VALIDITY_DAYS", 365)
 GIFT_CARD_BULK_MAX = env_int("GIFT_CARD_BULK_MAX", 10_000)
-# Balance checks and redemptions per client and per IP (token bucket shared via Redis).
+# Requests that take a code, per account and (higher: a store's tills share one address)
+# per client address (token buckets shared via Redis).
 GIFT_CARD_CODE_RATE_PER_MINUTE = env_int("GIFT_CARD_CODE_RATE_PER_MINUTE", 30)
 GIFT_CARD_CODE_BURST = env_int("GIFT_CARD_CODE_BURST", 10)
-# Brute-force lockout: this many invalid codes within the window lock the client out.
+GIFT_CARD_CODE_ADDRESS_RATE_PER_MINUTE = env_int("GIFT_CARD_CODE_ADDRESS_RATE_PER_MINUTE", 300)
+GIFT_CARD_CODE_ADDRESS_BURST = env_int("GIFT_CARD_CODE_ADDRESS_BURST", 100)
+# Brute-force lockout: this many invalid codes within the window lock out the account and
+# the card aimed at (prefix + last four); the address has its own, higher threshold.
 GIFT_CARD_LOCKOUT_THRESHOLD = env_int("GIFT_CARD_LOCKOUT_THRESHOLD", 5)
+GIFT_CARD_ADDRESS_LOCKOUT_THRESHOLD = env_int("GIFT_CARD_ADDRESS_LOCKOUT_THRESHOLD", 50)
 GIFT_CARD_LOCKOUT_WINDOW_SECONDS = env_int("GIFT_CARD_LOCKOUT_WINDOW_SECONDS", 900)
 GIFT_CARD_LOCKOUT_SECONDS = env_int("GIFT_CARD_LOCKOUT_SECONDS", 900)
 # Hourly at minute 7: expire cards past their expiry date.
@@ -432,6 +592,31 @@ DELIVERY_DAILY_SMS_BUDGET = env_int("DELIVERY_DAILY_SMS_BUDGET", 2)
 DELIVERY_ANSWER_LINK_HOURS = env_int("DELIVERY_ANSWER_LINK_HOURS", 72)
 # Slack interactivity: requests older than this are refused (replay window).
 DELIVERY_SLACK_MAX_AGE_SECONDS = env_int("DELIVERY_SLACK_MAX_AGE_SECONDS", 300)
+# Provider circuit breakers (seed 000's policy), one per channel and one per webhook host:
+# open when, over the window, at least MINIMUM_CALLS calls were made and FAILURE_RATE of
+# them failed (5xx, timeouts, connection errors); half-open after RESET_SECONDS. Due tasks
+# of an open breaker are deferred until then without spending a retry.
+DELIVERY_BREAKER_FAILURE_RATE = float(env_str("DELIVERY_BREAKER_FAILURE_RATE", "0.5"))
+DELIVERY_BREAKER_MINIMUM_CALLS = env_int("DELIVERY_BREAKER_MINIMUM_CALLS", 5)
+DELIVERY_BREAKER_WINDOW_SECONDS = env_int("DELIVERY_BREAKER_WINDOW_SECONDS", 60)
+DELIVERY_BREAKER_RESET_SECONDS = env_int("DELIVERY_BREAKER_RESET_SECONDS", 30)
+# A send recorded in flight for longer than this (default: the task time limit) lost its
+# worker: it is sent again and its task flagged "possible duplicate".
+DELIVERY_IN_FLIGHT_TIMEOUT_SECONDS = env_int(
+    "DELIVERY_IN_FLIGHT_TIMEOUT_SECONDS", CELERY_TASK_TIME_LIMIT
+)
+# Tasks in transit (accepted, no delivery report yet) longer than this are reconciled:
+# Twilio's status is fetched; other channels count as delivered once accepted.
+DELIVERY_IN_TRANSIT_DEADLINE_SECONDS = env_int("DELIVERY_IN_TRANSIT_DEADLINE_SECONDS", 3600)
+# Draining: this many drain chains at most (one per worker process is right), each sending
+# for up to BATCH_SECONDS (or DELIVERY_DRAIN_BATCH tasks) before it re-queues itself.
+DELIVERY_DRAIN_CONCURRENCY = env_int("DELIVERY_DRAIN_CONCURRENCY", 4)
+DELIVERY_DRAIN_BATCH_SECONDS = env_int("DELIVERY_DRAIN_BATCH_SECONDS", 30)
+# Every 5 minutes: reconcile tasks stuck in transit past their deadline.
+CELERY_BEAT_SCHEDULE["delivery-reconcile-in-transit"] = {
+    "task": "delivery.reconcile_in_transit",
+    "schedule": crontab(minute="*/5"),
+}
 # Every 5 minutes: plan today's lessons for learners whose local send time has come.
 CELERY_BEAT_SCHEDULE["delivery-plan-dispatch"] = {
     "task": "delivery.plan_dispatch",
@@ -457,6 +642,48 @@ LESSON_GENERATOR_BREAKER_THRESHOLD = env_int("LESSON_GENERATOR_BREAKER_THRESHOLD
 LESSON_GENERATOR_BREAKER_RESET_SECONDS = env_int("LESSON_GENERATOR_BREAKER_RESET_SECONDS", 60)
 # Spaced review of missed questions: days to wait in Leitner boxes 1, 2 and 3.
 REVIEW_INTERVAL_DAYS = [int(d) for d in env_list("REVIEW_INTERVAL_DAYS", ["1", "3", "7"])]
+# Recommendations (seed 003 Task 1 on topics): the weight of each interaction type in a
+# learner's profile ("delivered:1,started:2,completed:4,saved:3"), the blend of the hybrid
+# strategy ("collaborative:0.5,content_based:0.3,popularity:0.2"), how long computed
+# recommendations are cached (seconds), the co-occurrence window (hours), how long a cold
+# request waits for another process computing the same learner's list (seconds), and the
+# score multiplier per difficulty level a topic sits above the learner's knowledge level.
+RECOMMENDATIONS_WEIGHTS = {
+    _name.strip(): float(_value)
+    for _name, _, _value in (
+        _pair.partition(":")
+        for _pair in env_list(
+            "RECOMMENDATIONS_WEIGHTS", ["delivered:1", "started:2", "completed:4", "saved:3"]
+        )
+    )
+}
+RECOMMENDATIONS_HYBRID_BLEND = {
+    _name.strip(): float(_value)
+    for _name, _, _value in (
+        _pair.partition(":")
+        for _pair in env_list(
+            "RECOMMENDATIONS_HYBRID_BLEND",
+            ["collaborative:0.5", "content_based:0.3", "popularity:0.2"],
+        )
+    )
+}
+RECOMMENDATIONS_CACHE_SECONDS = env_int("RECOMMENDATIONS_CACHE_SECONDS", 3600)
+RECOMMENDATIONS_WINDOW_HOURS = env_int("RECOMMENDATIONS_WINDOW_HOURS", 720)
+RECOMMENDATIONS_LOCK_WAIT_SECONDS = float(env_str("RECOMMENDATIONS_LOCK_WAIT_SECONDS", "2"))
+RECOMMENDATIONS_LEVEL_PENALTY = float(env_str("RECOMMENDATIONS_LEVEL_PENALTY", "0.5"))
+# Topics in the path a learner is enrolled in when they finish their last open path.
+RECOMMENDATIONS_PATH_TOPICS = env_int("RECOMMENDATIONS_PATH_TOPICS", 5)
+CELERY_TASK_ROUTES["recommendations.*"] = {"queue": "recommendations"}
+# Nightly at 02:30 UTC: recompute content similarity of every topic (tags, difficulty, text).
+CELERY_BEAT_SCHEDULE["recommendations-calculate-similarity"] = {
+    "task": "recommendations.calculate_similarity",
+    "schedule": crontab(minute=30, hour=2),
+}
+# Hourly at minute 20: rebuild the co-occurrence matrix over the window.
+CELERY_BEAT_SCHEDULE["recommendations-update-cooccurrence"] = {
+    "task": "recommendations.update_cooccurrence",
+    "schedule": crontab(minute=20),
+}
 # One OpenAPI enum name per choice set the learning apps share (difficulty/knowledge level,
 # learner channels, answer channels).
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
@@ -544,6 +771,12 @@ XAPI_PAGE_SIZE_MAX = env_int("XAPI_PAGE_SIZE_MAX", 500)
 XAPI_CREDENTIAL_CACHE_SECONDS = env_int("XAPI_CREDENTIAL_CACHE_SECONDS", 30)
 # Key of the HMAC under which client secrets are stored (empty: SECRET_KEY).
 XAPI_CREDENTIAL_KEY = env_str("XAPI_CREDENTIAL_KEY") or SECRET_KEY
+# Wrong secrets: this many within the window lock out the key, and (its own threshold) the
+# client address, for XAPI_LOCKOUT_SECONDS (seed 000: 5 in 20 minutes).
+XAPI_LOCKOUT_THRESHOLD = env_int("XAPI_LOCKOUT_THRESHOLD", 5)
+XAPI_ADDRESS_LOCKOUT_THRESHOLD = env_int("XAPI_ADDRESS_LOCKOUT_THRESHOLD", 20)
+XAPI_LOCKOUT_WINDOW_SECONDS = env_int("XAPI_LOCKOUT_WINDOW_SECONDS", 1200)
+XAPI_LOCKOUT_SECONDS = env_int("XAPI_LOCKOUT_SECONDS", 1200)
 # ETL (ETL_MODE above): the stream and consumer group, statements per flatten batch,
 # stream entries per read, idle time after which a dead consumer's entries are reclaimed,
 # and how far back each sweep looks before its last start (covers open transactions).
@@ -578,8 +811,10 @@ ANALYTICS_CONSOLE_STATEMENT_TIMEOUT_MS = env_int("ANALYTICS_CONSOLE_STATEMENT_TI
 ANALYTICS_CONSOLE_MAX_ROWS = env_int("ANALYTICS_CONSOLE_MAX_ROWS", 1000)
 # Monitoring dashboard (the admin index): seconds its figures are cached (0: never).
 ANALYTICS_DASHBOARD_CACHE_SECONDS = env_int("ANALYTICS_DASHBOARD_CACHE_SECONDS", 30)
-# /healthz reports the ETL as "lagging" (status "degraded", still 200) past this many seconds.
+# /healthz reports the ETL as "lagging" (status "degraded", still 200) past WARN seconds,
+# and as failing (503, "etl" in `failing`) past FAIL seconds.
 ANALYTICS_ETL_LAG_WARN_SECONDS = env_int("ANALYTICS_ETL_LAG_WARN_SECONDS", 300)
+ANALYTICS_ETL_LAG_FAIL_SECONDS = env_int("ANALYTICS_ETL_LAG_FAIL_SECONDS", 1800)
 # Scheduled reports: how long a file link in a delivered report works (seconds), the most
 # rows a PDF shows (the CSV always has every row), the largest CSV + PDF an email attaches
 # (larger runs are sent as links only), when a run stuck in "running" is taken over by the

@@ -4,9 +4,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 
+from core.admin_views import lockouts_view
 from core.api.views import WhoAmIApi
+from core.tokens import LogoutApi, TokenObtainApi
 from core.views import healthz
 
 admin.site.site_header = "Frontline"
@@ -14,14 +16,17 @@ admin.site.site_title = "Frontline admin"
 admin.site.index_title = "Back office"
 
 api_v1 = [
-    path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
+    path("auth/token/", TokenObtainApi.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/token/verify/", TokenVerifyView.as_view(), name="token-verify"),
+    path("auth/logout/", LogoutApi.as_view(), name="token-logout"),
     path("auth/whoami/", WhoAmIApi.as_view(), name="whoami"),
 ]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Current xAPI and gift card lockouts, with "lift" (login lockouts: axes' own admin).
+    path("admin/lockouts/", admin.site.admin_view(lockouts_view), name="admin-lockouts"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,8 +1,12 @@
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.html import format_html
 
 from core.models import Heartbeat, JobRun, OutboxEvent, ProcessedEvent
+from core.tokens import user_tokens_revoke
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -104,3 +108,26 @@ class HeartbeatAdmin(ReadOnlyAdmin):
     @admin.display(description="age")
     def age(self, obj):
         return f"{(timezone.now() - obj.seen_at).total_seconds():.0f} s ago"
+
+
+# --- staff accounts: a password change or deactivation revokes every refresh token ------
+
+
+class _RevokingPasswordChangeForm(AdminPasswordChangeForm):
+    def save(self, commit=True):
+        user = super().save(commit=commit)
+        user_tokens_revoke(user=user)
+        return user
+
+
+class UserAdmin(DjangoUserAdmin):
+    change_password_form = _RevokingPasswordChangeForm
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            user_tokens_revoke(user=obj)
+
+
+admin.site.unregister(User)
+admin.site.register(User, UserAdmin)

@@ -11,7 +11,9 @@ class OutboxEvent(models.Model):
     A domain event written in the same transaction as the change that caused it.
 
     A row exists only if that transaction committed; the publisher pushes rows to the
-    event stream in id order and stamps `published_at`.
+    event stream in id order and stamps `published_at`. An event whose topic has handlers
+    also gets `handlers_due_at`: from then on the outbox sweep re-dispatches every handler
+    run that has no ProcessedEvent yet, until none is owed (then it is cleared).
     """
 
     event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -21,6 +23,14 @@ class OutboxEvent(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    handlers_due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the sweep next checks this event's handler runs (empty: none owed).",
+    )
+    redispatches = models.PositiveIntegerField(
+        default=0, help_text="Handler runs the sweep has re-dispatched for this event."
+    )
 
     class Meta:
         ordering = ["id"]
@@ -29,7 +39,12 @@ class OutboxEvent(models.Model):
                 fields=["id"],
                 name="outbox_pending_idx",
                 condition=models.Q(published_at__isnull=True),
-            )
+            ),
+            models.Index(
+                fields=["handlers_due_at"],
+                name="outbox_handlers_due_idx",
+                condition=models.Q(handlers_due_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,23 +8,32 @@ order and stamps them, then hands each event to the in-process handlers subscrib
 its topic. Delivery to the stream is at least once from our side and deduplicated by
 event id on the Redis side, so the stream holds each event exactly once even when two
 publishers race or one dies between pushing and stamping.
+
+A handler run is owed until its ProcessedEvent row exists. Stamping an event with
+handlers sets `handlers_due_at` (now + OUTBOX_HANDLER_GRACE_SECONDS); the sweep
+(`redispatch_owed`, beat every minute) re-dispatches the runs still owed by then (a
+Celery message lost with Redis, a dispatch that failed after the stamp), with a growing
+interval between checks of one event, and clears `handlers_due_at` once none is owed.
+Handlers run once per event (`dispatch_event`), so a second dispatch does nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from importlib import import_module
 from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from core.models import OutboxEvent, ProcessedEvent
@@ -96,13 +105,20 @@ def _kick_publisher() -> None:
     """
     from core.tasks import outbox_publish_task
 
-    if not _set_kick_flag():
+    # Runs after the commit: a failure here must not turn the caller's committed change
+    # into an error. Beat's publisher run (every 5 s) picks the event up instead.
+    try:
+        if not _set_kick_flag():
+            return
+    except Exception:
+        logger.warning("outbox kick skipped: Redis unavailable", exc_info=True)
         return
     try:
         outbox_publish_task.delay()
     except Exception:
-        _clear_kick_flag()
-        raise
+        logger.warning("outbox kick failed: left to the scheduled publisher", exc_info=True)
+        with contextlib.suppress(Exception):  # the flag expires on its own within a minute
+            _clear_kick_flag()
 
 
 def publisher_started() -> None:
@@ -227,8 +243,15 @@ def publish_pending(*, batch_size: int | None = None, sink: EventSink | None = N
                 if not batch:
                     return stamped
                 sink.publish(batch)
+                now = timezone.now()
+                with_handlers = [e.pk for e in batch if handlers_for(e.topic)]
                 OutboxEvent.objects.filter(pk__in=[e.pk for e in batch]).update(
-                    published_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+                    published_at=now,
+                    attempts=F("attempts") + 1,
+                    last_error="",
+                    handlers_due_at=Case(
+                        When(pk__in=with_handlers, then=Value(now + _grace())), default=None
+                    ),
                 )
                 transaction.on_commit(lambda batch=batch: _dispatch_handlers(batch))
         except Exception as exc:
@@ -247,8 +270,120 @@ def _record_failure(batch_size: int, exc: Exception) -> None:
 
 
 def _dispatch_handlers(events: Iterable[OutboxEvent]) -> None:
+    _dispatch_runs([(e.pk, handler) for e in events for handler in handlers_for(e.topic)])
+
+
+def _dispatch_runs(runs: list[tuple[int, str]]) -> int:
+    """Queue one dispatch task per (event pk, handler); returns how many were queued.
+
+    After a commit, so it never raises: a run that cannot be queued (broker down) stays
+    owed and the sweep queues it later.
+    """
     from core.tasks import outbox_dispatch_task
 
+    queued = 0
+    for event_pk, handler in runs:
+        try:
+            outbox_dispatch_task.delay(event_pk, handler)
+        except Exception:
+            logger.warning(
+                "outbox handler run not queued: left to the sweep",
+                exc_info=True,
+                extra={"outbox_id": event_pk, "handler": handler},
+            )
+            break  # the broker is down: the rest would fail the same way
+        queued += 1
+    return queued
+
+
+# --- sweeping owed handler runs ---------------------------------------------------------
+
+
+def _grace() -> timedelta:
+    return timedelta(seconds=settings.OUTBOX_HANDLER_GRACE_SECONDS)
+
+
+def _next_check(redispatches: int) -> timedelta:
+    """Grace, then twice as long after each re-dispatch, at most an hour apart."""
+    seconds = settings.OUTBOX_HANDLER_GRACE_SECONDS * (2 ** min(redispatches, 16))
+    return timedelta(seconds=min(seconds, 3600))
+
+
+@dataclass
+class SweepResult:
+    checked: int = 0
+    settled: int = 0
+    redispatched: int = 0
+
+    def as_counts(self) -> dict[str, int]:
+        return {
+            "checked": self.checked,
+            "settled": self.settled,
+            "redispatched": self.redispatched,
+        }
+
+
+def owed_runs(events: list[OutboxEvent]) -> dict[int, list[str]]:
+    """For each event (by pk), its subscribed handlers that have no ProcessedEvent yet.
+
+    One query, shaped to the (handler, event_id) unique index: an OR of
+    `handler = h AND event_id IN (...)` per handler.
+    """
+    wanted: dict[str, list[uuid.UUID]] = {}
     for event in events:
         for handler in handlers_for(event.topic):
-            outbox_dispatch_task.delay(event.pk, handler)
+            wanted.setdefault(handler, []).append(event.event_id)
+    done: set[tuple[str, uuid.UUID]] = set()
+    if wanted:
+        condition = Q()
+        for handler, event_ids in wanted.items():
+            condition |= Q(handler=handler, event_id__in=event_ids)
+        done = set(ProcessedEvent.objects.filter(condition).values_list("handler", "event_id"))
+    return {
+        event.pk: [h for h in handlers_for(event.topic) if (h, event.event_id) not in done]
+        for event in events
+    }
+
+
+def redispatch_owed(*, now: datetime | None = None, batch_size: int | None = None) -> SweepResult:
+    """Re-dispatch the handler runs owed by events whose check is due; settle the rest.
+
+    Bounded: at most `batch_size` events per call (OUTBOX_SWEEP_BATCH), read through the
+    partial index on `handlers_due_at`. SKIP LOCKED lets two sweeps share the work.
+    """
+    now = now or timezone.now()
+    batch_size = batch_size or settings.OUTBOX_SWEEP_BATCH
+    result = SweepResult()
+    runs: list[tuple[int, str]] = []
+    with transaction.atomic():
+        events = list(
+            OutboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(handlers_due_at__lte=now)
+            .order_by("handlers_due_at")
+            .only("pk", "event_id", "topic", "redispatches")[:batch_size]
+        )
+        result.checked = len(events)
+        if not events:
+            return result
+        owed = owed_runs(events)
+        settled = [event.pk for event in events if not owed[event.pk]]
+        if settled:
+            OutboxEvent.objects.filter(pk__in=settled).update(handlers_due_at=None)
+        retried = []
+        for event in events:
+            if owed[event.pk]:
+                event.redispatches += 1
+                event.handlers_due_at = now + _next_check(event.redispatches)
+                retried.append(event)
+                runs += [(event.pk, handler) for handler in owed[event.pk]]
+        if retried:
+            OutboxEvent.objects.bulk_update(retried, ["redispatches", "handlers_due_at"])
+        result.settled = len(settled)
+        transaction.on_commit(lambda: _dispatch_runs(runs))
+    result.redispatched = len(runs)
+    if runs:
+        logger.warning(
+            "outbox handler runs re-dispatched",
+            extra={"runs": len(runs), "events": len(events) - len(settled)},
+        )
+    return result

@@ -27,12 +27,20 @@ def outbox_publish_task() -> int:
     name="core.outbox_dispatch",
     autoretry_for=(Exception,),
     retry_backoff=True,
-    retry_backoff_max=600,
+    retry_backoff_max=300,  # below the broker's visibility timeout (settings)
     max_retries=8,
     ignore_result=True,
 )
 def outbox_dispatch_task(event_pk: int, handler: str) -> bool:
     return outbox.dispatch_event(event_pk=event_pk, handler=handler)
+
+
+@shared_task(name="core.outbox_sweep", ignore_result=True)
+@tracked_job("core.outbox_sweep")
+def outbox_sweep_task(run) -> None:
+    """Every minute: re-dispatch handler runs that have no ProcessedEvent after the grace."""
+    for key, value in outbox.redispatch_owed().as_counts().items():
+        run.set(key, value)
 
 
 def record_beat_heartbeat(**_signal_kwargs) -> None:

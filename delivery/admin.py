@@ -1,5 +1,7 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -19,6 +21,7 @@ from delivery.models import (
     TaskState,
 )
 from delivery.reminders import learner_resume, reminder_plan
+from delivery.selectors import provider_breaker_states
 from delivery.services import consent_change, task_requeue
 from learners.models import Channel
 
@@ -94,8 +97,17 @@ class DeliveryTaskAdmin(FSMAdminMixin, admin.ModelAdmin):
         "retry_count",
         "next_attempt_at",
         "error_category",
+        "possible_duplicate",
     )
-    list_filter = ("state", "kind", "channel", "error_category", "local_date")
+    list_filter = (
+        "state",
+        "kind",
+        "channel",
+        "error_category",
+        "possible_duplicate",
+        ("reconciled_at", admin.EmptyFieldListFilter),
+        "local_date",
+    )
     search_fields = (
         "learner__employee_id",
         "learner__email",
@@ -125,6 +137,8 @@ class DeliveryTaskAdmin(FSMAdminMixin, admin.ModelAdmin):
         "last_error",
         "error_category",
         "answer_link_used_at",
+        "possible_duplicate",
+        "reconciled_at",
         "render_context",
         "created_at",
         "updated_at",
@@ -167,11 +181,34 @@ class DeliveryTaskAdmin(FSMAdminMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.reminder_preview_view),
                 name="delivery_deliverytask_reminder_preview",
             ),
+            path(
+                "breakers/",
+                self.admin_site.admin_view(self.breakers_view),
+                name="delivery_deliverytask_breakers",
+            ),
             *super().get_urls(),
         ]
 
+    def breakers_view(self, request):
+        """Read-only: each provider breaker's state, its window and when it half-opens."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Provider circuit breakers",
+            "breakers": provider_breaker_states(),
+            "policy": {
+                "failure_rate": round(settings.DELIVERY_BREAKER_FAILURE_RATE * 100),
+                "minimum_calls": settings.DELIVERY_BREAKER_MINIMUM_CALLS,
+                "window": settings.DELIVERY_BREAKER_WINDOW_SECONDS,
+                "reset": settings.DELIVERY_BREAKER_RESET_SECONDS,
+            },
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/delivery/breakers.html", context)
+
     def reminder_preview_view(self, request):
         """Staff preview: who the reminder job would remind or pause right now."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "title": "Reminder preview",

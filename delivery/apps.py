@@ -7,4 +7,7 @@ class DeliveryConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the @subscribe handlers (verification codes for learners).
-        from delivery import handlers  # noqa: F401
+        from delivery import (
+            checks,  # noqa: F401 - registers the system checks
+            handlers,  # noqa: F401
+        )

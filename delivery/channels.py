@@ -7,6 +7,14 @@ A channel takes an address and an `OutboundMessage` and either returns a `SendRe
 credentials, missing permission, unknown recipient, invalid payload: retrying cannot help).
 The classification is read from the SDKs' real exception types and status codes.
 
+Every real provider call goes through a circuit breaker (core.resilience, state shared in
+the cache): one per channel, and one per host for webhooks. Only temporary provider
+failures (5xx, timeouts, connection errors) count against it; a permanent refusal means
+the provider is up, and a 429 is the provider pacing us (its Retry-After is honoured
+instead). `send()` refuses with reason `circuit_open` while the breaker is open; a caller
+that consulted the breaker itself (delivery.services, so that an open breaker defers a
+task before anything is recorded) passes `admitted=True`.
+
 Channels without credentials are replaced by the local sink (a table visible in the
 admin), which is what embedded mode uses.
 """
@@ -33,6 +41,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
+from core.resilience import CircuitBreaker
 from core.signing import digests_match, is_fresh, timestamped_hmac
 
 TEMPORARY = "temporary"
@@ -49,10 +58,19 @@ class Reason:
     INVALID_RECIPIENT = "invalid_recipient"
     UNSUBSCRIBED = "unsubscribed"
     INVALID_PAYLOAD = "invalid_payload"
+    CIRCUIT_OPEN = "circuit_open"
     UNKNOWN = "unknown"
 
 
-_TEMPORARY_REASONS = {Reason.RATE_LIMITED, Reason.TIMEOUT, Reason.CONNECTION, Reason.SERVER_ERROR}
+_TEMPORARY_REASONS = {
+    Reason.RATE_LIMITED,
+    Reason.TIMEOUT,
+    Reason.CONNECTION,
+    Reason.SERVER_ERROR,
+    Reason.CIRCUIT_OPEN,
+}
+# What counts against a provider's breaker: the provider is down or unreachable.
+BREAKER_FAILURE_REASONS = {Reason.TIMEOUT, Reason.CONNECTION, Reason.SERVER_ERROR}
 
 
 class ChannelError(Exception):
@@ -122,9 +140,72 @@ class SendResult:
 class Channel(Protocol):
     name: str
 
-    def send(self, address: str, message: OutboundMessage) -> SendResult: ...
+    def send(
+        self, address: str, message: OutboundMessage, *, admitted: bool = False
+    ) -> SendResult: ...
 
     def rate_limit_key(self, address: str) -> str: ...
+
+    def breaker(self, address: str) -> CircuitBreaker | None: ...
+
+
+def provider_breaker(name: str) -> CircuitBreaker:
+    """The breaker named `name` (e.g. "delivery.sms"), with the DELIVERY_BREAKER_* policy."""
+    return CircuitBreaker(
+        name,
+        failure_rate=settings.DELIVERY_BREAKER_FAILURE_RATE,
+        minimum_calls=settings.DELIVERY_BREAKER_MINIMUM_CALLS,
+        window=settings.DELIVERY_BREAKER_WINDOW_SECONDS,
+        reset_timeout=settings.DELIVERY_BREAKER_RESET_SECONDS,
+        expected_exceptions=(ChannelError,),
+    )
+
+
+def breaker_record(breaker: CircuitBreaker, error: BaseException | None) -> None:
+    """Tell `breaker` how a call it admitted went (None: the provider accepted it)."""
+    if error is None:
+        breaker.record_success()
+    elif isinstance(error, ChannelError) and error.reason in BREAKER_FAILURE_REASONS:
+        breaker.record_failure()
+    elif isinstance(error, ChannelError) and error.reason != Reason.RATE_LIMITED:
+        breaker.record_success()  # a permanent refusal: the provider is up and answering
+    else:
+        breaker.release_trial()  # paced (429) or our own surprise: no verdict either way
+
+
+def circuit_open_error(breaker: CircuitBreaker) -> ChannelError:
+    wait = max(breaker.retry_after(), 1.0)
+    return ChannelError(
+        f"{breaker.name} is failing; calls are paused for {wait:.0f}s.",
+        reason=Reason.CIRCUIT_OPEN,
+        retry_after=wait,
+    )
+
+
+class ProviderChannel:
+    """A real provider behind its breaker; subclasses implement `deliver()`."""
+
+    name = ""
+
+    def breaker(self, address: str) -> CircuitBreaker | None:
+        return provider_breaker(f"delivery.{self.name}")
+
+    def deliver(self, address: str, message: OutboundMessage) -> SendResult:
+        raise NotImplementedError
+
+    def send(self, address: str, message: OutboundMessage, *, admitted: bool = False) -> SendResult:
+        breaker = self.breaker(address)
+        if breaker is None:
+            return self.deliver(address, message)
+        if not admitted and not breaker.allow():
+            raise circuit_open_error(breaker)
+        try:
+            result = self.deliver(address, message)
+        except BaseException as exc:
+            breaker_record(breaker, exc)
+            raise
+        breaker_record(breaker, None)
+        return result
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -177,7 +258,7 @@ _SLACK_TEMPORARY = {
 }
 
 
-class SlackChannel:
+class SlackChannel(ProviderChannel):
     """chat.postMessage through slack-sdk's WebClient (JSON body, Bearer token)."""
 
     name = "slack"
@@ -193,7 +274,7 @@ class SlackChannel:
     def rate_limit_key(self, address: str) -> str:
         return f"slack:{address}"
 
-    def send(self, address: str, message: OutboundMessage) -> SendResult:
+    def deliver(self, address: str, message: OutboundMessage) -> SendResult:
         started = time.perf_counter()
         kwargs: dict[str, Any] = {"channel": address, "text": message.text}
         if message.blocks:
@@ -215,10 +296,24 @@ class SlackChannel:
 
     def update(self, *, channel: str, ts: str, text: str, blocks: list[dict] | None = None) -> None:
         """Replace a posted message (used after an answer button is pressed)."""
+        breaker = self.breaker(channel)
+        if not breaker.allow():
+            raise circuit_open_error(breaker)
         try:
             self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
         except SlackApiError as exc:
-            raise self._classify(exc) from exc
+            error = self._classify(exc)
+            breaker_record(breaker, error)
+            raise error from exc
+        except TimeoutError as exc:
+            error = ChannelError(f"Slack timed out: {exc}", reason=Reason.TIMEOUT)
+            breaker_record(breaker, error)
+            raise error from exc
+        except (URLError, ConnectionError, SlackClientError) as exc:
+            error = ChannelError(f"Slack unreachable: {exc}", reason=Reason.CONNECTION)
+            breaker_record(breaker, error)
+            raise error from exc
+        breaker_record(breaker, None)
 
     @staticmethod
     def _classify(exc: SlackApiError) -> ChannelError:
@@ -252,19 +347,26 @@ class SlackChannel:
 # --- SMS (Twilio) -----------------------------------------------------------------------
 
 
-class _RebasedTwilioHttpClient(TwilioHttpClient):
-    """Sends every Twilio domain's request to another base URL (a proxy or a test server)."""
+class _TwilioHttpClient(TwilioHttpClient):
+    """Keeps the last response's headers (TwilioRestException carries none, and a 429's
+    Retry-After is in them); with `base_url`, sends every Twilio domain's request to
+    another base URL (a proxy or a test server)."""
 
-    def __init__(self, base_url: str, **kwargs: Any):
+    def __init__(self, base_url: str = "", **kwargs: Any):
         super().__init__(**kwargs)
-        self._base = urlsplit(base_url)
+        self._base = urlsplit(base_url) if base_url else None
+        self.last_headers: Any = {}
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any):
-        parts = urlsplit(url)
-        rebased = urlunsplit(
-            (self._base.scheme, self._base.netloc, parts.path, parts.query, parts.fragment)
-        )
-        return super().request(method, rebased, *args, **kwargs)
+        if self._base is not None:
+            parts = urlsplit(url)
+            url = urlunsplit(
+                (self._base.scheme, self._base.netloc, parts.path, parts.query, parts.fragment)
+            )
+        self.last_headers = {}
+        response = super().request(method, url, *args, **kwargs)
+        self.last_headers = response.headers or {}
+        return response
 
 
 _TWILIO_PERMANENT = {
@@ -287,7 +389,7 @@ _TWILIO_PERMANENT = {
 SMS_MAX_LENGTH = 1600
 
 
-class SmsChannel:
+class SmsChannel(ProviderChannel):
     """messages.create through the twilio SDK."""
 
     name = "sms"
@@ -301,11 +403,8 @@ class SmsChannel:
         base_url: str = "",
         timeout: float = 10,
     ):
-        http_client = (
-            _RebasedTwilioHttpClient(base_url, timeout=timeout)
-            if base_url
-            else TwilioHttpClient(timeout=timeout)
-        )
+        self.http_client = _TwilioHttpClient(base_url, timeout=timeout)
+        http_client = self.http_client
         self.client = TwilioClient(account_sid, auth_token, http_client=http_client)
         # With an edge or region set the SDK rewrites hosts; a rebased client must not.
         self.client.edge = None
@@ -315,7 +414,7 @@ class SmsChannel:
     def rate_limit_key(self, address: str) -> str:
         return f"sms:{self.from_number}"
 
-    def send(self, address: str, message: OutboundMessage) -> SendResult:
+    def deliver(self, address: str, message: OutboundMessage) -> SendResult:
         if len(message.text) > SMS_MAX_LENGTH:
             raise ChannelError(
                 f"SMS body is {len(message.text)} characters; the limit is {SMS_MAX_LENGTH}.",
@@ -328,7 +427,7 @@ class SmsChannel:
         try:
             sent = self.client.messages.create(**kwargs)
         except TwilioRestException as exc:
-            raise self._classify(exc) from exc
+            raise self._classify(exc, self.http_client.last_headers) from exc
         except requests.Timeout as exc:
             raise ChannelError(f"Twilio timed out: {exc}", reason=Reason.TIMEOUT) from exc
         except (requests.ConnectionError, TwilioException) as exc:
@@ -339,13 +438,33 @@ class SmsChannel:
             response={"sid": sent.sid, "status": sent.status},
         )
 
+    def fetch_status(self, sid: str) -> dict[str, Any]:
+        """The message's current status at Twilio (GET Messages/{sid}): status, error code."""
+        try:
+            message = self.client.messages(sid).fetch()
+        except TwilioRestException as exc:
+            raise self._classify(exc, self.http_client.last_headers) from exc
+        except requests.Timeout as exc:
+            raise ChannelError(f"Twilio timed out: {exc}", reason=Reason.TIMEOUT) from exc
+        except (requests.ConnectionError, TwilioException) as exc:
+            raise ChannelError(f"Twilio unreachable: {exc}", reason=Reason.CONNECTION) from exc
+        return {
+            "sid": message.sid,
+            "status": message.status or "",
+            "error_code": str(message.error_code or ""),
+        }
+
     @staticmethod
-    def _classify(exc: TwilioRestException) -> ChannelError:
+    def _classify(exc: TwilioRestException, headers: Any = None) -> ChannelError:
         status, code = exc.status, exc.code
         message = f"Twilio error {status} ({code}): {exc.msg}"
         if status == 429 or code == 20429:
             return ChannelError(
-                message, reason=Reason.RATE_LIMITED, status_code=status, provider_code=str(code)
+                message,
+                reason=Reason.RATE_LIMITED,
+                retry_after=_retry_after(headers or {}),
+                status_code=status,
+                provider_code=str(code),
             )
         if status >= 500:
             return ChannelError(
@@ -360,7 +479,7 @@ class SmsChannel:
 # --- Email ------------------------------------------------------------------------------
 
 
-class EmailChannel:
+class EmailChannel(ProviderChannel):
     """Django's email API (SMTP in production): an HTML part and a plain-text part."""
 
     name = "email"
@@ -376,7 +495,7 @@ class EmailChannel:
     def rate_limit_key(self, address: str) -> str:
         return "email"
 
-    def send(self, address: str, message: OutboundMessage) -> SendResult:
+    def deliver(self, address: str, message: OutboundMessage) -> SendResult:
         started = time.perf_counter()
         message_id = make_msgid(domain="frontline.local")
         email = EmailMultiAlternatives(
@@ -457,8 +576,8 @@ def verify_webhook_signature(
     return digests_match(sign_webhook(secret, timestamp, body), header)
 
 
-class WebhookChannel:
-    """A signed JSON POST to the address (a URL)."""
+class WebhookChannel(ProviderChannel):
+    """A signed JSON POST to the address (a URL); one breaker per target host."""
 
     name = "webhook"
 
@@ -472,7 +591,10 @@ class WebhookChannel:
     def rate_limit_key(self, address: str) -> str:
         return f"webhook:{urlsplit(address).netloc}"
 
-    def send(self, address: str, message: OutboundMessage) -> SendResult:
+    def breaker(self, address: str) -> CircuitBreaker | None:
+        return provider_breaker(f"delivery.webhook:{urlsplit(address).netloc or address}")
+
+    def deliver(self, address: str, message: OutboundMessage) -> SendResult:
         body = json.dumps(message.payload or {"text": message.text}, cls=DjangoJSONEncoder).encode()
         headers = {
             "Content-Type": "application/json",
@@ -527,7 +649,10 @@ class SinkChannel:
     def rate_limit_key(self, address: str) -> str:
         return f"sink:{self.name}"
 
-    def send(self, address: str, message: OutboundMessage) -> SendResult:
+    def breaker(self, address: str) -> CircuitBreaker | None:
+        return None  # the local sink is our own database: nothing to guard
+
+    def send(self, address: str, message: OutboundMessage, *, admitted: bool = False) -> SendResult:
         from delivery.models import SinkMessage
 
         started = time.perf_counter()

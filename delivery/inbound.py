@@ -14,16 +14,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from assessments.services import AnswerOutcome, submit_answer
-from delivery.channels import SlackChannel, get_channel, is_configured
 from delivery.errors import AnswerLinkInvalidError, AnswerLinkUsedError
 from delivery.links import read_answer_token
+from delivery.messages import slack_escape
 from delivery.models import ConsentRecord, DeliveryTask, TaskKind
 from delivery.reminders import learner_resume
 from delivery.services import consent_change_for_address
 from learners.models import Learner
 
-STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit"}
-START_WORDS = {"start", "unstop"}
+# Twilio's default keywords (Advanced Opt-Out, "Twilio support for opt-out keywords"):
+# Twilio acts on these itself when the whole message is the keyword, case-insensitive, so
+# we read them the same way and our consent never disagrees with Twilio's.
+STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"}
+START_WORDS = {"start", "yes", "unstop"}
 HELP_WORDS = {"help", "info"}
 RESUME_WORDS = {"resume"}
 
@@ -31,6 +34,11 @@ HELP_TEXT = (
     "Frontline daily lessons: reply with the number of your answer (1-4). "
     "Reply STOP to stop texts, START to restart, RESUME to resume paused lessons."
 )
+
+
+def keyword(text: str) -> str:
+    """The message as a keyword: the whole body, trimmed and case-folded (Twilio's match)."""
+    return unicodedata.normalize("NFKC", text or "").strip().casefold()
 
 
 def _normalise(text: str) -> str:
@@ -103,7 +111,7 @@ def sms_inbound(*, from_number: str, body: str) -> InboundResult:
     learner = Learner.objects.filter(phone=from_number).first()
     if learner is None:
         return InboundResult("This number is not registered with Frontline.", "unknown_number")
-    word = _normalise(body)
+    word = keyword(body)
     if word in STOP_WORDS:
         consent_change_for_address(
             channel="sms",
@@ -150,44 +158,50 @@ def sms_inbound(*, from_number: str, body: str) -> InboundResult:
     return InboundResult(outcome_text(outcome, options), "answered", learner, task)
 
 
-def slack_answer(*, payload: dict) -> InboundResult:
-    """An answer button pressed in Slack: score it and replace the message with the result."""
+@dataclass(frozen=True)
+class SlackUpdate:
+    """The answered message to replace in Slack (done by a task, after the ack)."""
+
+    channel_id: str
+    ts: str
+    text: str
+
+
+def slack_answer(*, payload: dict) -> tuple[InboundResult, SlackUpdate | None]:
+    """An answer button pressed in Slack: score it, and say which message to replace with
+    the result. The replacement is not made here: Slack wants its answer within 3 seconds,
+    and a failed chat.update must not undo (or hide) the stored answer."""
     try:
         action = payload["actions"][0]
         task_id, index = (int(part) for part in str(action["value"]).split(":", 1))
         user_id = payload["user"]["id"]
     except (KeyError, IndexError, TypeError, ValueError):
-        return InboundResult("", "malformed")
+        return InboundResult("", "malformed"), None
     task = (
         DeliveryTask.objects.select_related("learner", "microlesson")
         .filter(pk=task_id, kind=TaskKind.LESSON, microlesson__isnull=False)
         .first()
     )
     if task is None:
-        return InboundResult("", "unknown_task")
+        return InboundResult("", "unknown_task"), None
     if task.learner.slack_user_id != user_id:
-        return InboundResult("", "wrong_user", task.learner, task)
+        return InboundResult("", "wrong_user", task.learner, task), None
     options = list(task.microlesson.quiz_options)
     if not 0 <= index < len(options):
-        return InboundResult("", "malformed", task.learner, task)
+        return InboundResult("", "malformed", task.learner, task), None
     outcome = submit_answer(
         learner=task.learner, microlesson=task.microlesson, answer=index, channel="slack"
     )
     verdict = outcome_text(outcome, options)
-    text = f"*{task.microlesson.title}*\nYou answered: {options[index]}\n{verdict}"
+    text = (
+        f"*{slack_escape(task.microlesson.title)}*\nYou answered: {slack_escape(options[index])}"
+        f"\n{slack_escape(verdict)}"
+    )
     container = payload.get("container") or {}
     channel_id = container.get("channel_id") or (payload.get("channel") or {}).get("id")
     ts = container.get("message_ts") or (payload.get("message") or {}).get("ts")
-    if channel_id and ts and is_configured("slack"):
-        slack = get_channel("slack")
-        if isinstance(slack, SlackChannel):
-            slack.update(
-                channel=channel_id,
-                ts=ts,
-                text=text,
-                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-            )
-    return InboundResult(text, "answered", task.learner, task)
+    update = SlackUpdate(channel_id, ts, text) if channel_id and ts else None
+    return InboundResult(text, "answered", task.learner, task), update
 
 
 def answer_page_task(*, token: str) -> DeliveryTask:

@@ -101,12 +101,24 @@ class DeliveryTask(models.Model):
     last_error = models.TextField(blank=True)
     error_category = models.CharField(max_length=16, blank=True)
     answer_link_used_at = models.DateTimeField(null=True, blank=True)
+    possible_duplicate = models.BooleanField(
+        default=False,
+        db_default=False,  # rows planned by raw INSERT … SELECT (delivery.planning) too
+        help_text="A send was lost mid-call (its worker died) and was sent again: the "
+        "learner may have the message twice.",
+    )
+    reconciled_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the task, stuck in transit, was settled by the reconcile job.",
+    )
     render_context = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("view_delivery_health", "Can read delivery health figures")]
         constraints = [
             # At most one lesson per learner per local day: a database fact, so two planners
             # racing (or a planner re-run) cannot both create one.
@@ -198,9 +210,11 @@ class DeliveryTask(models.Model):
 
 class AttemptStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
-    PROCESSING = "processing", "Processing"
+    SENDING = "sending", "In flight"  # committed before the provider call
+    PROCESSING = "processing", "Processing"  # accepted, awaiting the delivery report
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+    LOST = "lost", "Lost in flight"  # its sender died mid-call; the outcome is unknown
 
 
 class DeliveryAttempt(models.Model):

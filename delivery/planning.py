@@ -10,7 +10,6 @@ constraint, so re-runs and racing planners add nothing twice. The lesson itself 
 from __future__ import annotations
 
 import datetime
-import math
 import zoneinfo
 from dataclasses import dataclass, field
 
@@ -111,7 +110,8 @@ def plan_dispatch(*, now: datetime.datetime | None = None, dry_run: bool = False
 
 
 def _kick_senders(planned: int) -> None:
-    from delivery.tasks import drain_task
+    """After commit: start the drains. A broker that is down is logged (by kick_drains),
+    never raised: the tasks are committed and due, and beat's drain tick sends them."""
+    from delivery.tasks import kick_drains
 
-    for _ in range(min(math.ceil(planned / settings.DELIVERY_DRAIN_BATCH), 8)):
-        drain_task.delay()
+    kick_drains()

@@ -9,6 +9,7 @@ reply RESUME or staff resume them, and their manager can be told.
 from __future__ import annotations
 
 import datetime
+import logging
 import zoneinfo
 from dataclasses import dataclass
 
@@ -19,7 +20,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assessments.models import AssessmentResult
-from delivery.links import answer_url
 from delivery.models import (
     DeliveryTask,
     LearnerDeliveryState,
@@ -28,6 +28,8 @@ from delivery.models import (
     TaskState,
 )
 from learners.models import Learner
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,15 +123,22 @@ def reminder_plan(*, now: datetime.datetime | None = None) -> list[ReminderActio
 
 
 def _reminder_text(task: DeliveryTask, sequence: int) -> dict:
-    link = answer_url(task_id=task.pk, learner_id=task.learner_id)
-    options = len(task.microlesson.quiz_options)
+    """What delivery.messages needs to word the reminder for its channel (Slack buttons,
+    an SMS reply, the email link); "text" is the plain wording staff see in the admin."""
+    lesson = task.microlesson
+    options = list(lesson.quiz_options)
     return {
-        "subject": f"Reminder: {task.microlesson.title}",
+        "subject": f"Reminder: {lesson.title}",
         "text": (
             f"Reminder {sequence} of {settings.DELIVERY_REMINDER_MAX}: today's lesson "
-            f'"{task.microlesson.title}" is waiting for your answer. '
-            f"Reply 1-{options}, or answer here: {link}"
+            f'"{lesson.title}" is waiting for your answer.'
         ),
+        "lesson_task_id": task.pk,
+        "title": lesson.title,
+        "question": lesson.quiz_question,
+        "options": options,
+        "sequence": sequence,
+        "of": settings.DELIVERY_REMINDER_MAX,
     }
 
 
@@ -187,7 +196,8 @@ def reminders_send(*, now: datetime.datetime | None = None, job_run=None) -> dic
                             "text": (
                                 f"{action.learner.full_name} has not answered today's lesson "
                                 f"after {action.sequence} reminders, so their lessons are "
-                                "paused until they reply RESUME (or staff resume them)."
+                                "paused until they text RESUME to the lessons number (or "
+                                "staff resume them in the admin)."
                             ),
                         },
                     },
@@ -208,10 +218,20 @@ def reminders_send(*, now: datetime.datetime | None = None, job_run=None) -> dic
 
 
 def _send_now(task_ids: list[int]) -> None:
+    """After commit: send the new tasks now. If the broker cannot take them they stay due,
+    and beat's drain sends them; the commit is not undone and nothing raises."""
     from delivery.tasks import send_task
 
     for task_id in task_ids:
-        send_task.delay(task_id)
+        try:
+            send_task.delay(task_id)
+        except Exception:
+            logger.warning(
+                "could not queue a send; beat's drain will send it",
+                exc_info=True,
+                extra={"task": task_id},
+            )
+            return
 
 
 def learner_pause(*, learner: Learner, reason: str, job_run=None) -> bool:

@@ -9,6 +9,7 @@ from django.db.models import Avg, Count, DateField, F, Q, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
+from core.resilience import CircuitBreaker, circuit_breakers
 from delivery.models import DeliveryAttempt, DeliveryTask, InboundRequest
 
 
@@ -162,3 +163,42 @@ def delivery_day_errors(
         )
         for row in rows
     ]
+
+
+# --- provider breakers --------------------------------------------------------------------
+
+
+def provider_breakers() -> list[CircuitBreaker]:
+    """The channels' breakers, and every webhook host's this process has seen."""
+    from delivery.channels import CHANNEL_NAMES, provider_breaker
+
+    named = {f"delivery.{name}" for name in CHANNEL_NAMES if name != "webhook"}
+    for name in named:
+        provider_breaker(name)
+    hosts = {name for name in circuit_breakers() if name.startswith("delivery.webhook:")}
+    return [circuit_breakers()[name] for name in sorted(named | hosts)]
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    name: str
+    state: str
+    calls: int
+    failures: int
+    retry_after_seconds: float
+
+
+def provider_breaker_states() -> list[BreakerState]:
+    """Each provider breaker's state and its current window (the admin's breaker page)."""
+    states = []
+    for breaker in provider_breakers():
+        calls, failures = breaker.window_counts()
+        states.append(
+            BreakerState(breaker.name, breaker.state, calls, failures, breaker.retry_after())
+        )
+    return states
+
+
+def possible_duplicates_count() -> int:
+    """Tasks that were sent again after a send was lost mid-call (the dashboard's figure)."""
+    return DeliveryTask.objects.filter(possible_duplicate=True).count()

@@ -6,11 +6,13 @@ import hashlib
 import hmac
 import json
 import logging
+from functools import partial
 from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -68,8 +70,12 @@ def twilio_status_callback(request: HttpRequest) -> HttpResponse:
         _log(kind, signature_ok=False, outcome="bad_signature", status=403, provider_request_id=sid)
         return HttpResponse("Forbidden", status=403)
     status = request.POST.get("MessageStatus", "")
+    attempt = request.GET.get("attempt", "")
     task, outcome = services.task_report_status(
-        provider_message_id=sid, status=status, error_code=request.POST.get("ErrorCode", "")
+        provider_message_id=sid,
+        status=status,
+        error_code=request.POST.get("ErrorCode", ""),
+        attempt_id=int(attempt) if attempt.isdigit() else None,
     )
     _log(
         kind,
@@ -152,19 +158,38 @@ def slack_interactivity(request: HttpRequest) -> HttpResponse:
     except (TypeError, ValueError):
         _log(kind, signature_ok=True, outcome="malformed", status=400)
         return JsonResponse({"error": "payload must be JSON"}, status=400)
-    result = inbound.slack_answer(payload=payload if isinstance(payload, dict) else {})
-    status = 200 if result.outcome == "answered" else 400 if result.outcome == "malformed" else 200
-    _log(
-        kind,
-        signature_ok=True,
-        outcome=result.outcome,
-        status=status,
-        learner=result.learner,
-        task=result.task,
-    )
+    # Acknowledge at once (Slack allows 3 seconds): the answer is stored and logged here,
+    # the message is replaced by a task after the commit; nothing that fails there (the
+    # message gone, the edit window closed, a rate limit) can turn this into an error.
+    with transaction.atomic():
+        result, update = inbound.slack_answer(payload=payload if isinstance(payload, dict) else {})
+        status = 400 if result.outcome == "malformed" else 200
+        _log(
+            kind,
+            signature_ok=True,
+            outcome=result.outcome,
+            status=status,
+            learner=result.learner,
+            task=result.task,
+        )
+        if update is not None:
+            transaction.on_commit(partial(_queue_slack_update, update))
     if status == 400:
         return JsonResponse({"error": "unrecognised action"}, status=400)
     return HttpResponse(status=200)
+
+
+def _queue_slack_update(update: inbound.SlackUpdate) -> None:
+    from delivery.tasks import slack_update_answered_task
+
+    try:
+        slack_update_answered_task.delay(update.channel_id, update.ts, update.text)
+    except Exception:
+        logger.warning(
+            "could not queue the Slack message update",
+            exc_info=True,
+            extra={"channel": update.channel_id, "ts": update.ts},
+        )
 
 
 @require_http_methods(["GET", "POST"])

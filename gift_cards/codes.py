@@ -13,6 +13,7 @@ of two adjacent characters is caught before the database is asked anything.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -20,7 +21,9 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+from django.core import signing
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 _INDEX = {char: i for i, char in enumerate(ALPHABET)}
@@ -131,3 +134,32 @@ def masked(prefix: str, last_four: str, length: int = DEFAULT_LENGTH) -> str:
     """`GIFT-****-****-****-AB7K`: how a stored card is shown after creation."""
     hidden = ["****"] * (length // GROUP - 1)
     return "-".join([prefix, *hidden, last_four])
+
+
+# --- sealed codes (the recipient email's way through the broker) -------------------------
+# The recipient email is sent by a worker, but a plain code must never sit in a broker
+# message, a task log line or a stored result. The task gets the card id and this sealed
+# form instead: a Fernet token (cryptography: AES-128-CBC with HMAC-SHA256, timestamped)
+# under a key derived from the code key, so only this deployment can open it, and only
+# for SEAL_MAX_AGE_SECONDS.
+SEAL_MAX_AGE_SECONDS = 7 * 24 * 3600
+
+
+def _fernet() -> Fernet:
+    key = hmac.new(code_key(), b"frontline.gift_cards.seal", "sha256").digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(code: str) -> str:
+    """An opaque, tamper-evident form of `code` that only this server can open."""
+    return _fernet().encrypt(code.encode()).decode()
+
+
+def unseal(sealed: str, *, max_age: int = SEAL_MAX_AGE_SECONDS) -> str:
+    """The code inside `sealed`; signing.BadSignature if forged or older than `max_age`."""
+    if max_age < 0:  # Fernet has no negative ttl: nothing is younger than that
+        raise signing.BadSignature("The sealed code has expired.")
+    try:
+        return _fernet().decrypt(sealed.encode(), ttl=max_age).decode()
+    except (InvalidToken, ValueError) as exc:
+        raise signing.BadSignature("The sealed code is forged or expired.") from exc

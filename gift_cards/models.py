@@ -112,6 +112,8 @@ class GiftCard(models.Model):
             ("refund_giftcard", "Can refund to gift cards"),
             ("void_giftcard", "Can void gift cards"),
             ("bulk_create_giftcard", "Can create gift cards in bulk"),
+            ("check_balance_giftcard", "Can check gift card balances by code"),
+            ("transfer_giftcard", "Can transfer balance between gift cards"),
         ]
 
     def __str__(self) -> str:

@@ -99,7 +99,8 @@ def _status_for_balance(card: GiftCard) -> str:
 def _send_recipient_email(card_id: int, code: str) -> None:
     from gift_cards.tasks import gift_card_send_recipient_email_task
 
-    gift_card_send_recipient_email_task.delay(card_id, code)
+    # Never the plain code: broker messages and worker log lines carry task arguments.
+    gift_card_send_recipient_email_task.delay(card_id, codes.seal(code))
 
 
 class GiftCardService:

@@ -25,7 +25,8 @@ def gift_cards_expire_overdue_task(run) -> int:
     return expired
 
 
-# ignore_result: the code is an argument, and stored results keep their arguments.
+# Arguments are the card id and the code sealed (gift_cards.codes.seal): never the plain
+# code, which would sit in the broker, the worker's "received" log line and stored results.
 @shared_task(
     name="gift_cards.send_recipient_email",
     ignore_result=True,
@@ -33,11 +34,22 @@ def gift_cards_expire_overdue_task(run) -> int:
     retry_backoff=True,
     max_retries=5,
 )
-def gift_card_send_recipient_email_task(gift_card_id: int, code: str) -> None:
+def gift_card_send_recipient_email_task(gift_card_id: int, sealed_code: str) -> None:
+    from django.core import signing
+
+    from gift_cards import codes
     from gift_cards.models import GiftCard
 
     card = GiftCard.objects.filter(pk=gift_card_id).first()
     if card is None or not card.recipient_email:
+        return
+    try:
+        code = codes.unseal(sealed_code)
+    except signing.BadSignature:
+        code = None
+    parsed = codes.parse(code)
+    if parsed is None or not codes.hashes_match(card.code_hash, codes.code_hash(parsed)):
+        logger.warning("gift card email: sealed code refused", extra={"gift_card_id": card.pk})
         return
     context = {"card": card, "code": code, "amount": card.original, "currency": card.currency}
     message = EmailMultiAlternatives(

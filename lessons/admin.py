@@ -5,13 +5,47 @@ and "enrol in <path>" actions, because learners cannot import lessons.
 """
 
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 from django_fsm.admin import FSMAdminMixin
 
 from learners.admin import LearnerAdmin
 from learners.models import Learner
 from lessons import services
-from lessons.errors import AlreadyEnrolledError, PathTransitionError
-from lessons.models import LearningPath, LessonCompletion, Microlesson, PathTemplate, Topic
+from lessons.errors import AlreadyEnrolledError, PathTransitionError, RecommendationError
+from lessons.models import (
+    LearnerInteraction,
+    LearningPath,
+    LessonCompletion,
+    Microlesson,
+    PathTemplate,
+    RecommendationCache,
+    SavedTopic,
+    Topic,
+    TopicSimilarity,
+)
+
+
+def _result_list(results) -> str:
+    """Recommendation results as an HTML list: title, score and reason."""
+    if not results:
+        return "—"
+    return format_html(
+        "<ol>{}</ol>",
+        format_html_join(
+            "",
+            "<li><strong>{}</strong> ({}): {}</li>",
+            ((r.metadata.get("title", r.topic), f"{r.score:.2f}", r.reason) for r in results),
+        ),
+    )
+
+
+def _recommendations(call) -> str:
+    from lessons.recommendations import RecommendationEngine
+
+    try:
+        return _result_list(call(RecommendationEngine))
+    except RecommendationError as exc:
+        return exc.message
 
 
 @admin.register(Topic)
@@ -19,6 +53,21 @@ class TopicAdmin(admin.ModelAdmin):
     list_display = ["title", "slug", "lesson_count", "updated_at"]
     search_fields = ["slug", "title", "description"]
     prepopulated_fields = {"slug": ["title"]}
+    readonly_fields = ["similar_topics", "completed_together"]
+
+    @admin.display(description="Similar topics (content)")
+    def similar_topics(self, obj):
+        if obj.pk is None:
+            return "—"
+        return _recommendations(lambda engine: engine(learner_id=1).similar_topics(topic=obj))
+
+    @admin.display(description="Completed together")
+    def completed_together(self, obj):
+        if obj.pk is None:
+            return "—"
+        return _recommendations(
+            lambda engine: engine(learner_id=1).frequently_completed_together(topic=obj, limit=10)
+        )
 
     @admin.display(description="Lessons")
     def lesson_count(self, obj):
@@ -130,6 +179,17 @@ class LessonCompletionInline(admin.TabularInline):
 
 class LearnerWithPathsAdmin(LearnerAdmin):
     inlines = [LearningPathInline, LessonCompletionInline]
+    readonly_fields = [*LearnerAdmin.readonly_fields, "top_recommendations"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            fieldsets.append(("Recommendations", {"fields": ["top_recommendations"]}))
+        return fieldsets
+
+    @admin.display(description="Top recommendations")
+    def top_recommendations(self, obj):
+        return _recommendations(lambda engine: engine(learner_id=obj).get_recommendations(limit=10))
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -163,3 +223,52 @@ def _enrol_action(template: PathTemplate):
 
 admin.site.unregister(Learner)
 admin.site.register(Learner, LearnerWithPathsAdmin)
+
+
+# --- recommendations ----------------------------------------------------------------------
+
+
+@admin.register(LearnerInteraction)
+class LearnerInteractionAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "learner", "topic", "type", "weight", "lesson"]
+    list_filter = ["type", "topic"]
+    search_fields = ["learner__employee_id", "topic__slug"]
+    list_select_related = ["learner", "topic", "lesson"]
+    raw_id_fields = ["learner", "lesson"]
+    date_hierarchy = "created_at"
+
+    def has_change_permission(self, request, obj=None):
+        return False  # append-only evidence
+
+
+@admin.register(TopicSimilarity)
+class TopicSimilarityAdmin(admin.ModelAdmin):
+    list_display = ["topic", "similar_topic", "type", "score", "support", "updated_at"]
+    list_filter = ["type", "topic"]
+    list_select_related = ["topic", "similar_topic"]
+
+    def has_add_permission(self, request):
+        return False  # computed by the recommendation jobs
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SavedTopic)
+class SavedTopicAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "learner", "topic"]
+    list_select_related = ["learner", "topic"]
+    raw_id_fields = ["learner"]
+
+
+@admin.register(RecommendationCache)
+class RecommendationCacheAdmin(admin.ModelAdmin):
+    list_display = ["learner", "strategy", "created_at", "expires_at"]
+    list_filter = ["strategy"]
+    raw_id_fields = ["learner"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -40,3 +40,44 @@ class NoLessonAvailableError(LessonsError):
     code = "no_lesson_available"
     status_code = 404
     default_message = "No lesson is available for this topic."
+
+
+# --- recommendations ----------------------------------------------------------------------
+
+
+class RecommendationError(LessonsError):
+    code = "recommendation_error"
+
+
+class InvalidLearnerError(RecommendationError):
+    """A blank or malformed learner id (seed 003's ArgumentError)."""
+
+    code = "invalid_learner"
+    default_message = "A learner id is required."
+
+
+class LearnerNotFoundError(RecommendationError):
+    code = "learner_not_found"
+    status_code = 404
+    default_message = "No such learner."
+
+
+class TopicNotFoundError(RecommendationError):
+    code = "topic_not_found"
+    status_code = 404
+    default_message = "No such topic."
+
+
+class InvalidStrategyError(RecommendationError):
+    code = "invalid_strategy"
+    default_message = "Unknown recommendation strategy."
+
+
+class InvalidInteractionError(RecommendationError):
+    code = "invalid_interaction"
+    default_message = "The interaction is invalid."
+
+
+class InvalidLimitError(RecommendationError):
+    code = "invalid_limit"
+    default_message = "limit is out of range."

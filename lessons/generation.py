@@ -43,7 +43,7 @@ class _TransientGeneratorError(RetryableError, LessonGeneratorError):
 def generator_breaker() -> CircuitBreaker:
     return CircuitBreaker(
         "lesson-generator",
-        failure_threshold=settings.LESSON_GENERATOR_BREAKER_THRESHOLD,
+        minimum_calls=settings.LESSON_GENERATOR_BREAKER_THRESHOLD,
         reset_timeout=settings.LESSON_GENERATOR_BREAKER_RESET_SECONDS,
         expected_exceptions=(LessonGeneratorError,),
     )

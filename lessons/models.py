@@ -329,3 +329,142 @@ class LessonCompletion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner_id} completed {self.microlesson_id}"
+
+
+# --- recommendations ----------------------------------------------------------------------
+
+
+class InteractionType(models.TextChoices):
+    """What a learner did with a topic (seed 003's view, cart_add, purchase, wishlist)."""
+
+    DELIVERED = "delivered", "Delivered"
+    STARTED = "started", "Started"
+    COMPLETED = "completed", "Completed"
+    SAVED = "saved", "Saved for later"
+
+
+class LearnerInteraction(models.Model):
+    """One thing a learner did with a topic; the recommendation engine's evidence.
+
+    Append-only. `lesson` is the microlesson involved, when there was one (a bookmark is
+    on the topic alone). `weight` is the configured weight of the type when recorded.
+    """
+
+    # No separate index on learner: the (learner, topic, type) index leads with it.
+    learner = models.ForeignKey(
+        "learners.Learner", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+    lesson = models.ForeignKey(
+        Microlesson, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    type = models.CharField(max_length=16, choices=InteractionType.choices)
+    weight = models.DecimalField(max_digits=6, decimal_places=2)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(type__in=InteractionType.values),
+                name="lessons_interaction_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight__gte=0), name="lessons_interaction_weight_nonnegative"
+            ),
+        ]
+        indexes = [
+            # A learner's profile: every interaction of one learner (the uncached request).
+            models.Index(fields=["learner", "topic", "type"], name="lessons_inter_learner_idx"),
+            # The co-occurrence window: completions since a time, by learner.
+            models.Index(fields=["type", "created_at"], name="lessons_inter_type_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} {self.type} {self.topic_id}"
+
+
+class SavedTopic(models.Model):
+    """A topic a learner bookmarked to come back to (the "saved" interaction's state)."""
+
+    learner = models.ForeignKey("learners.Learner", on_delete=models.CASCADE, related_name="+")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "topic"], name="lessons_saved_topic_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} saved {self.topic_id}"
+
+
+class SimilarityType(models.TextChoices):
+    CO_OCCURRENCE = "co_occurrence", "Co-occurrence"
+    CONTENT = "content", "Content"
+
+
+class TopicSimilarity(models.Model):
+    """How alike two topics are, in [0, 1], by what learners complete together or by content.
+
+    Co-occurrence rows hold the cosine of the two topics' completion sets and `support`, the
+    number of learners who completed both; the diagonal row (topic = similar topic) holds the
+    number of learners who completed the topic, the popularity the engine falls back on.
+    """
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="similarities")
+    similar_topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="+")
+    score = models.DecimalField(max_digits=7, decimal_places=6)
+    type = models.CharField(max_length=16, choices=SimilarityType.choices)
+    support = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["topic", "type", "-score"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__gte=0, score__lte=1),
+                name="lessons_similarity_score_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(type__in=SimilarityType.values),
+                name="lessons_similarity_type_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["topic", "similar_topic", "type"], name="lessons_similarity_pair_once"
+            ),
+        ]
+        verbose_name_plural = "topic similarities"
+
+    def __str__(self) -> str:
+        return f"{self.topic_id}~{self.similar_topic_id} {self.type} {self.score}"
+
+
+class RecommendationCache(models.Model):
+    """The durable copy of a learner's computed recommendations (Redis holds the hot copy)."""
+
+    learner = models.ForeignKey("learners.Learner", on_delete=models.CASCADE, related_name="+")
+    strategy = models.CharField(max_length=16)
+    results = models.JSONField(default=list)
+    generation = models.BigIntegerField(
+        default=0, help_text="The similarity snapshot these were computed from."
+    )
+    epoch = models.BigIntegerField(
+        default=0, help_text="The learner's cache epoch (bumped when their interactions change)."
+    )
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "strategy"], name="lessons_reccache_learner_strategy"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} {self.strategy}"

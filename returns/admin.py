@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -301,6 +302,8 @@ class ReturnRequestAdmin(FSMAdminMixin, admin.ModelAdmin):
         ]
 
     def queue_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         changelist = reverse("admin:returns_returnrequest_changelist")
         steps = [
             {

@@ -25,13 +25,16 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import serializers
-from rest_framework.permissions import IsAdminUser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.reporting import Report, ReportTable, all_reports, get_report, iter_csv
 from core.api.pagination import DefaultPagination
+from core.api.permissions import requires
+
+VIEW_REPORTS = "analytics.view_reports"
+EXPORT_REPORTS = "analytics.export_reports"
 
 
 class CsvRenderer(BaseRenderer):
@@ -136,7 +139,7 @@ class ReportResultSerializer(serializers.Serializer):
 class ReportListApi(APIView):
     """The reports of the reporting API and the parameters each takes."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires(VIEW_REPORTS)]
 
     @extend_schema(
         operation_id="reports_list",
@@ -150,7 +153,7 @@ class ReportListApi(APIView):
 class ReportApi(APIView):
     """One report, as JSON or (`format=csv`) as a CSV download."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires(VIEW_REPORTS)]
     renderer_classes = [JSONRenderer, CsvRenderer]
     report_name: str | None = None  # set on the per-report subclasses
 
@@ -159,6 +162,11 @@ class ReportApi(APIView):
         params = report.clean(request.query_params)
         table = report.run(params)
         if request.accepted_renderer.format == "csv":
+            # A CSV takes every row of learner data away: its own permission.
+            if not request.user.has_perm(EXPORT_REPORTS):
+                self.permission_denied(
+                    request, message=f"You need the {EXPORT_REPORTS} permission."
+                )
             return self._csv(report, table)
         return self._json(report, table)
 

@@ -24,7 +24,13 @@ from analytics.models.reports import (
     ReportTarget,
     TargetKind,
 )
-from analytics.models.statements import EtlCheckpoint, Statement, StatementFlat, XapiCredential
+from analytics.models.statements import (
+    EtlCheckpoint,
+    Statement,
+    StatementFlat,
+    XapiCredential,
+    XapiScope,
+)
 
 __all__ = [
     "CohortEngagementDay",
@@ -44,4 +50,5 @@ __all__ = [
     "StatementFlat",
     "TargetKind",
     "XapiCredential",
+    "XapiScope",
 ]

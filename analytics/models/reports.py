@@ -40,6 +40,11 @@ class ReportSchedule(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The reporting API's permissions (reports hold learner data).
+        permissions = [
+            ("view_reports", "Can read reports through the reporting API"),
+            ("export_reports", "Can download reports as CSV"),
+        ]
 
     def __str__(self) -> str:
         return self.name

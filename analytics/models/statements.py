@@ -15,6 +15,24 @@ from __future__ import annotations
 from django.db import models
 
 
+class XapiScope(models.TextChoices):
+    """The OAuth scopes of xAPI 1.0.3 (Communication §4.1.6), carried by Basic credentials."""
+
+    STATEMENTS_WRITE = "statements/write", "statements/write: store statements"
+    STATEMENTS_READ = "statements/read", "statements/read: read every statement"
+    STATEMENTS_READ_MINE = "statements/read/mine", "statements/read/mine: read its own"
+    STATE = "state", "state: the State resource"
+    DEFINE = "define", "define: activity definitions"
+    PROFILE = "profile", "profile: agent and activity profiles"
+    ALL_READ = "all/read", "all/read: read everything"
+    ALL = "all", "all: everything, voiding any client's statements included"
+
+
+def default_xapi_scopes() -> list[str]:
+    """A new credential stores statements and reads back its own."""
+    return [XapiScope.STATEMENTS_WRITE, XapiScope.STATEMENTS_READ_MINE]
+
+
 class XapiCredential(models.Model):
     """A Basic-auth client of /xapi (username `key`, password shown once at creation)."""
 
@@ -27,6 +45,11 @@ class XapiCredential(models.Model):
         default=600, help_text="Requests per minute before 429 (0: unlimited)."
     )
     burst = models.PositiveIntegerField(default=60, help_text="Requests allowed back to back.")
+    scopes = models.JSONField(
+        default=default_xapi_scopes,
+        help_text="What the client may do (xAPI scopes). Without `all` it voids only the "
+        "statements it stored itself; Frontline's own statements no client can void.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
@@ -41,6 +64,27 @@ class XapiCredential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
+
+    def has_scope(self, *wanted: str) -> bool:
+        """Whether the credential holds any of `wanted` (`all` holds every scope)."""
+        held = set(self.scopes or ())
+        return XapiScope.ALL in held or bool(held.intersection(wanted))
+
+    @property
+    def reads_all(self) -> bool:
+        return self.has_scope(XapiScope.STATEMENTS_READ, XapiScope.ALL_READ)
+
+    @property
+    def reads_own(self) -> bool:
+        return self.reads_all or self.has_scope(XapiScope.STATEMENTS_READ_MINE)
+
+    @property
+    def writes(self) -> bool:
+        return self.has_scope(XapiScope.STATEMENTS_WRITE)
+
+    @property
+    def voids_any(self) -> bool:
+        return XapiScope.ALL in set(self.scopes or ())
 
 
 class Statement(models.Model):

@@ -4,7 +4,8 @@ One place that turns every refusal into a JSON 4xx body:
     {"code": "invalid", "message": "...", "errors": {"field": ["..."]}}
 
 Domain errors keep their own code and status; DRF and Django validation errors become 400
-with field errors; nothing a client sends reaches a 500 through here.
+with field errors; nothing a client sends reaches a 500 through here. A dependency that is
+down (database, Redis, broker: core.outages) answers 503 with Retry-After.
 """
 
 from typing import Any
@@ -19,6 +20,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import DomainError
+from core.outages import dependency_down, note_request_failure, retry_after_seconds
 
 
 def _flatten_detail(detail: Any) -> str:
@@ -35,6 +37,21 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         retry_after = exc.extra.get("retry_after") if exc.extra else None
         if retry_after is not None:
             response["Retry-After"] = str(int(retry_after))
+        return response
+
+    dependency = dependency_down(exc)
+    if dependency is not None:
+        request = context.get("request")
+        note_request_failure(dependency, exc, request.path if request is not None else "")
+        response = Response(
+            {
+                "code": "service_unavailable",
+                "message": "A service this request depends on is unavailable; try again later.",
+                "dependency": dependency,
+            },
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = str(retry_after_seconds())
         return response
 
     if isinstance(exc, ProtectedError | RestrictedError):

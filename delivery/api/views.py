@@ -3,10 +3,11 @@ from dataclasses import asdict
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.permissions import requires
 from delivery import selectors, services
 from delivery.models import ConsentRecord
 from learners import selectors as learner_selectors
@@ -14,7 +15,8 @@ from learners.models import Channel, Learner
 
 
 class ConsentChangeApi(APIView):
-    """Opt out of (or back into) a channel. Learners change their own; staff anyone's."""
+    """Opt out of (or back into) a channel. Learners change their own; staff holding
+    delivery.add_consentrecord anyone's."""
 
     permission_classes = [IsAuthenticated]
 
@@ -39,8 +41,8 @@ class ConsentChangeApi(APIView):
         learner = data.validated_data.get("learner")
         if learner is None:
             learner = learner_selectors.learner_for_user(user=request.user)
-        elif not request.user.is_staff:
-            raise PermissionDenied("Only staff may change another learner's consent.")
+        elif not request.user.has_perm("delivery.add_consentrecord"):
+            raise PermissionDenied("Changing another learner's consent needs a permission.")
         record = services.consent_change(
             learner=learner,
             channel=data.validated_data["channel"],
@@ -55,7 +57,7 @@ class ConsentChangeApi(APIView):
 class DeliveryHealthApi(APIView):
     """Success rate, delivery time, retry frequency and error distribution (last 24 h)."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires("delivery.view_delivery_health")]
 
     @extend_schema(responses={200: dict})
     def get(self, request):

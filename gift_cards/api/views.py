@@ -8,7 +8,6 @@ take a code are throttled per client and per IP and count invalid codes towards 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -24,7 +23,7 @@ from gift_cards.api.serializers import (
 from gift_cards.models import GiftCard
 from gift_cards.selectors import gift_card_get_by_code
 from gift_cards.services import GiftCardService
-from gift_cards.throttling import CodeLockout, GiftCardCodeThrottle, client_keys
+from gift_cards.throttling import CodeLockout, GiftCardCodeThrottle
 
 ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
 CODE_ERRORS = {**ERRORS, 429: ErrorSerializer}
@@ -38,13 +37,13 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 class CodeGuardedApi(APIView):
-    """Throttled per client and IP; invalid codes count towards a lockout."""
+    """Throttled per account and address; invalid codes count towards lockouts of the
+    account, the card aimed at and the address."""
 
     throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, GiftCardCodeThrottle]
 
-    def guarded(self, request, func):
-        ident = GiftCardCodeThrottle().get_ident(request)
-        return CodeLockout(client_keys(request, ident)).guard(func)
+    def guarded(self, request, func, *, codes=()):
+        return CodeLockout(request, codes=codes).guard(func)
 
 
 class GiftCardCreateApi(APIView):
@@ -123,6 +122,7 @@ class GiftCardRedeemApi(CodeGuardedApi):
                 amount=data.get("amount"),
                 idempotency_key=idempotency_key(request, data),
             ),
+            codes=[data["code"]],
         )
         return Response(
             self.OutputSerializer(result).data,
@@ -131,7 +131,7 @@ class GiftCardRedeemApi(CodeGuardedApi):
 
 
 class GiftCardBalanceApi(CodeGuardedApi):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [model_permission("gift_cards.check_balance_giftcard")]
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -160,7 +160,9 @@ class GiftCardBalanceApi(CodeGuardedApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         code = serializer.validated_data["code"]
-        result = self.guarded(request, lambda: GiftCardService().check_balance(code=code))
+        result = self.guarded(
+            request, lambda: GiftCardService().check_balance(code=code), codes=[code]
+        )
         return Response(self.OutputSerializer(result).data)
 
 
@@ -209,7 +211,7 @@ class GiftCardRefundApi(APIView):
 
 
 class GiftCardTransferApi(CodeGuardedApi):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [model_permission("gift_cards.transfer_giftcard")]
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -250,6 +252,7 @@ class GiftCardTransferApi(CodeGuardedApi):
                 amount=data["amount"],
                 idempotency_key=idempotency_key(request, data),
             ),
+            codes=[data["from_code"], data["to_code"]],
         )
         return Response(
             self.OutputSerializer(result).data,

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from lessons.api import views
+from lessons.api import recommendations, views
 
 app_name = "lessons"
 
@@ -22,5 +22,40 @@ urlpatterns = [
     ),
     path("me/lessons/", views.MyLessonListApi.as_view(), name="my-lessons"),
     path("me/lessons/<int:pk>/", views.MyLessonDetailApi.as_view(), name="my-lesson"),
+    path(
+        "me/recommendations/",
+        recommendations.MyRecommendationsApi.as_view(),
+        name="my-recommendations",
+    ),
+    path(
+        "me/recommendations/<slug:slug>/open/",
+        recommendations.MyRecommendationOpenApi.as_view(),
+        name="my-recommendation-open",
+    ),
+    path(
+        "me/saved-topics/",
+        recommendations.MySavedTopicListApi.as_view(),
+        name="my-saved-topics",
+    ),
+    path(
+        "me/saved-topics/<slug:slug>/",
+        recommendations.MySavedTopicDetailApi.as_view(),
+        name="my-saved-topic",
+    ),
+    path(
+        "learners/<str:learner_id>/recommendations/",
+        recommendations.LearnerRecommendationsApi.as_view(),
+        name="learner-recommendations",
+    ),
+    path(
+        "topics/<slug:slug>/similar/",
+        recommendations.TopicSimilarApi.as_view(),
+        name="topic-similar",
+    ),
+    path(
+        "topics/<slug:slug>/completed-together/",
+        recommendations.TopicCompletedTogetherApi.as_view(),
+        name="topic-completed-together",
+    ),
     *router.urls,
 ]

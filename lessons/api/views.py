@@ -6,9 +6,9 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from core.api.throttling import ScopedRateThrottle
 from learners.api.permissions import HasLearnerProfile, StaffModelPermissions
 from learners.api.serializers import MeSerializer
 from learners.models import Learner
@@ -95,6 +95,8 @@ class LearningPathViewSet(
 
 
 class RegistrationThrottle(ScopedRateThrottle):
+    """THROTTLE_REGISTRATION (5/hour) per client address (core.net.client_ip)."""
+
     scope_attr = "throttle_scope"
 
     def get_rate(self):

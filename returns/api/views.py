@@ -147,6 +147,7 @@ class CustomerAccessConfirmApi(APIView):
 
 class ReturnListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
+    pagination_class = DefaultPagination  # the list is paginated: the schema says so too
 
     class InputSerializer(serializers.Serializer):
         class Meta:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -70,7 +69,14 @@ def customer_access_link_request(*, order_id: str, email: str) -> None:
     )
     from returns.tasks import customer_access_link_send_task
 
-    transaction.on_commit(partial(customer_access_link_send_task.delay, link.pk), robust=True)
+    link_id = link.pk
+
+    # A named function, not a partial: Django logs a robust callback's failure by its
+    # __qualname__, which a partial does not have.
+    def send_access_link() -> None:
+        customer_access_link_send_task.delay(link_id)
+
+    transaction.on_commit(send_access_link, robust=True)
 
 
 def customer_access_link_issue(*, link_id: int) -> str | None:

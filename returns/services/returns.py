@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -136,9 +135,14 @@ def _event_payload(return_request: ReturnRequest, **extra: Any) -> dict[str, Any
 def _email_on_commit(return_request: ReturnRequest, status: str) -> None:
     from returns.tasks import return_status_email_send_task
 
-    transaction.on_commit(
-        partial(return_status_email_send_task.delay, return_request.pk, status), robust=True
-    )
+    return_id = return_request.pk
+
+    # A named function, not a partial: Django logs a robust callback's failure by its
+    # __qualname__, which a partial does not have.
+    def send_status_email() -> None:
+        return_status_email_send_task.delay(return_id, status)
+
+    transaction.on_commit(send_status_email, robust=True)
 
 
 def to_data(return_request: ReturnRequest) -> ReturnRequestData:

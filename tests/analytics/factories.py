@@ -35,6 +35,8 @@ class StatementFactory(factory.DictFactory):
 
 
 def credential(**kwargs):
-    """(credential, secret) issued the way the admin issues them."""
+    """(credential, secret) issued the way the admin issues them; scope `all` unless the
+    test gives scopes (tests/security covers what narrower scopes refuse)."""
+    kwargs.setdefault("scopes", ["all"])
     issued = xapi_credential_create(name=kwargs.pop("name", "LMS"), **kwargs)
     return issued.credential, issued.secret

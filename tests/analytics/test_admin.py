@@ -24,7 +24,12 @@ def test_creating_a_credential_shows_the_secret_once_and_it_works(admin_client):
     # when an admin adds a credential
     response = admin_client.post(
         reverse("admin:analytics_xapicredential_add"),
-        {"name": "Moodle", "rate_per_minute": 0, "burst": 10},
+        {
+            "name": "Moodle",
+            "scopes": ["statements/write", "statements/read"],
+            "rate_per_minute": 0,
+            "burst": 10,
+        },
         follow=True,
     )
     # then the page shows the password once
@@ -43,7 +48,7 @@ def test_creating_a_credential_shows_the_secret_once_and_it_works(admin_client):
 
 
 def test_revoke_action_stops_the_credential(admin_client):
-    issued = services.xapi_credential_create(name="Old LMS", rate_per_minute=0)
+    issued = services.xapi_credential_create(name="Old LMS", scopes=["all"], rate_per_minute=0)
     client = XapiClient(issued.credential.key, issued.secret)
     assert client.get().status_code == 200
     admin_client.post(

@@ -58,7 +58,15 @@ def statement(actor, verb, object_id, when, *, voided=False):
 
 @pytest.fixture
 def staff(api_client, staff_user):
-    api_client.force_authenticate(staff_user)
+    """A reports viewer: staff holding the reporting API's read and CSV permissions."""
+    from django.contrib.auth.models import Permission
+
+    staff_user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="analytics", codename__in=["view_reports", "export_reports"]
+        )
+    )
+    api_client.force_authenticate(type(staff_user).objects.get(pk=staff_user.pk))
     return api_client
 
 

@@ -583,9 +583,17 @@ def main() -> None:
     print(f"reports_learners: {Learner.objects.count()} learners")
     print(f"reports_engagement_metrics: {world['metrics']} rows")
 
+    from django.contrib.auth.models import Permission
+
     user, _ = get_user_model().objects.get_or_create(
         username="bench-reports", defaults={"is_staff": True}
     )
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="analytics", codename__in=["view_reports", "export_reports"]
+        )
+    )
+    user = get_user_model().objects.get(pk=user.pk)
     client = APIClient()
     client.force_authenticate(user)
     worst = 0.0

@@ -215,7 +215,9 @@ def main() -> None:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_xapi_copy (doc jsonb)")
     StatementFlat.objects.all().delete()
     Statement.objects.all().delete()
-    issued = xapi_credential_create(name="bench", rate_per_minute=10_000_000, burst=1_000_000)
+    issued = xapi_credential_create(
+        name="bench", scopes=["all"], rate_per_minute=10_000_000, burst=1_000_000
+    )
     auth = (issued.credential.key, issued.secret)
     port = free_port()
     server = start_server(port)

@@ -154,8 +154,9 @@ def test_embedded_mode_migrates_and_seeds_from_nothing(tmp_path):
         "shell",
         "--no-imports",
         "-c",
-        "from django.contrib.auth import authenticate;"
-        f"print(bool(authenticate(username='admin', password='{password}')))",
+        # django-axes watches every sign-in, so authenticate() takes the request.
+        "from django.contrib.auth import authenticate; from django.http import HttpRequest;"
+        f"print(bool(authenticate(HttpRequest(), username='admin', password='{password}')))",
         env=env,
     )
     assert check.stdout.strip() == "True"
@@ -174,3 +175,103 @@ def test_email_url_configures_smtp(tmp_path):
     result = _manage("shell", "--no-imports", "-c", script, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["mail.example", "587", "mailer", "p@ss", "True"]
+
+
+def test_compose_runs_the_etl_consumer_and_shares_report_files_between_web_and_worker():
+    result = _compose("config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    consumer = services["etl_consume"]
+    assert consumer["command"] == ["python", "manage.py", "etl_consume"]
+    assert consumer["environment"]["ETL_MODE"] == "streaming"
+    assert consumer["depends_on"]["redis"]["condition"] == "service_healthy"
+    media_root = services["worker"]["environment"]["MEDIA_ROOT"]
+    for name in ("web", "worker"):
+        mounts = {(v["source"], v["target"]) for v in services[name].get("volumes", [])}
+        assert ("media", media_root) in mounts, name
+
+
+def test_compose_passes_every_secret_and_address_the_readme_names():
+    result = _compose("config", "--format", "json")
+    environment = json.loads(result.stdout)["services"]["web"]["environment"]
+    for name in (
+        "DELIVERY_PUBLIC_BASE_URL",
+        "DELIVERY_WEBHOOK_SECRET",
+        "GIFT_CARD_CODE_KEY",
+        "XAPI_CREDENTIAL_KEY",
+        "RETURNS_ORDER_WEBHOOK_SECRET",
+        "EMAIL_HOST_USER",
+        "EMAIL_HOST_PASSWORD",
+        "EMAIL_URL",
+        "SLACK_SIGNING_SECRET",
+        "TWILIO_AUTH_TOKEN",
+        "PAYMENTS_API_KEY",
+    ):
+        assert name in environment, name
+
+
+def test_every_setting_read_from_the_environment_is_in_the_readme():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    sources = [ROOT / "config" / "settings.py", ROOT / "gunicorn.conf.py"]
+    pattern = re.compile(
+        r"""(?:env_(?:str|int|bool|list)|os\.environ\.get)\(\s*["']([A-Z0-9_]+)["']"""
+    )
+    names = {name for path in sources for name in pattern.findall(path.read_text())}
+    assert len(names) > 100
+    missing = sorted(name for name in names if f"`{name}`" not in readme)
+    assert missing == []
+
+
+def _nginx_directives() -> dict[str, list[str]]:
+    """Every `name value;` line of deploy/nginx.conf, comments dropped, by directive name."""
+    directives: dict[str, list[str]] = {}
+    for line in (ROOT / "deploy" / "nginx.conf").read_text().splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text.endswith(";"):
+            name, _, value = text[:-1].partition(" ")
+            directives.setdefault(name, []).append(value.strip())
+    return directives
+
+
+def test_nginx_fronts_web_with_its_config_mounted():
+    result = _compose("config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    nginx = services["nginx"]
+    assert nginx["image"].startswith("nginx:")
+    [mount] = [v for v in nginx["volumes"] if v["target"] == "/etc/nginx/nginx.conf"]
+    assert Path(mount["source"]) == ROOT / "deploy" / "nginx.conf"
+    assert mount["source"] and Path(mount["source"]).is_file() and mount["read_only"]
+    assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    assert [p["published"] for p in nginx["ports"]] == ["8000"]
+    assert "healthcheck" in nginx
+    # web is reachable only through nginx: nothing slow talks to gunicorn directly
+    assert not services["web"].get("ports")
+
+
+def test_nginx_buffers_whole_requests_within_django_limits():
+    from django.conf import settings
+
+    directives = _nginx_directives()
+    assert directives["proxy_request_buffering"] == ["on"]
+    assert directives["proxy_pass"] == ["http://frontline_web"]
+    assert directives["server"] == ["web:8000"]
+    for timeout in ("client_body_timeout", "client_header_timeout", "send_timeout"):
+        assert directives[timeout][0].endswith("s"), timeout
+    [size] = directives["client_max_body_size"]
+    assert size.endswith("k") and int(size[:-1]) * 1024 == settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    # one entry, the client nginx saw: the chain is exactly one trusted proxy long
+    assert "X-Forwarded-For $remote_addr" in directives["proxy_set_header"]
+    assert any(v.startswith("X-Forwarded-Proto ") for v in directives["proxy_set_header"])
+
+
+def test_gunicorn_runs_threaded_workers_with_bounded_requests():
+    import runpy
+
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["worker_class"] == "gthread"
+    assert config["threads"] >= 2
+    assert config["keepalive"] > 0 and config["timeout"] > 0
+    assert config["limit_request_line"] <= 8190

@@ -74,3 +74,48 @@ def test_request_id_travels_in_task_headers_and_is_bound_in_the_worker():
     _unbind_task_request_id(task=task)
     assert get_request_id() is None
     request_id_var.reset(baseline)
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.addFilter(RequestIdFilter())
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture
+def collected():
+    handler = _Collect()
+    loggers = [logging.getLogger("frontline.access"), logging.getLogger("django.request")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+    yield handler.records
+    for lg, level in zip(loggers, levels, strict=True):
+        lg.removeHandler(handler)
+        lg.setLevel(level)
+
+
+@pytest.mark.django_db
+def test_every_request_writes_one_access_line_with_its_request_id(client, collected):
+    client.get("/healthz", HTTP_X_REQUEST_ID="req-ok")
+    client.get("/api/v1/no-such-thing/?token=secret", HTTP_X_REQUEST_ID="req-404")
+    access = [r for r in collected if r.name == "frontline.access"]
+    assert [(r.request_id, r.method, r.path, r.status_code) for r in access] == [
+        ("req-ok", "GET", "/healthz", 200),
+        ("req-404", "GET", "/api/v1/no-such-thing/", 404),
+    ]
+    assert all(r.duration_ms >= 0 for r in access)
+    assert "secret" not in json.dumps([r.__dict__.get("path") for r in access])
+
+
+@pytest.mark.django_db
+def test_django_4xx_warnings_carry_the_request_id(client, collected):
+    client.get("/api/v1/no-such-thing/", HTTP_X_REQUEST_ID="req-4xx")
+    [warning] = [r for r in collected if r.name == "django.request"]
+    assert warning.getMessage() == "Not Found: /api/v1/no-such-thing/"
+    assert warning.request_id == "req-4xx"

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -54,3 +55,30 @@ def test_admin_lists_job_runs_and_outbox_events(admin_client):
 def test_seed_demo_refuses_a_production_database():
     with pytest.raises(CommandError, match="embedded mode only"):
         call_command("seed_demo")
+
+
+def test_an_error_from_a_lost_database_reaching_the_500_handler_is_a_503():
+    # Middleware errors skip the view-level handlers; Django then calls handler500 inside
+    # its `except` block, where the exception is still at hand.
+    from django.db import OperationalError
+
+    page = RequestFactory().get("/admin/somewhere/")
+    api = RequestFactory().get("/api/v1/learners/")
+    try:
+        raise OperationalError("server closed the connection unexpectedly")
+    except OperationalError:
+        html, json_response = server_error(page), server_error(api)
+    assert (html.status_code, json_response.status_code) == (503, 503)
+    assert html["Retry-After"] == json_response["Retry-After"] == "10"
+    assert "Temporarily unavailable" in html.content.decode()
+    assert json.loads(json_response.content)["dependency"] == "database"
+
+
+def test_any_other_error_reaching_the_500_handler_stays_a_500():
+    request = RequestFactory().get("/api/v1/learners/")
+    try:
+        raise KeyError("a bug")
+    except KeyError:
+        response = server_error(request)
+    assert response.status_code == 500
+    assert json.loads(response.content)["code"] == "server_error"

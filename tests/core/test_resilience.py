@@ -32,11 +32,11 @@ def _fail():
 
 
 def test_breaker_opens_after_the_configured_failures():
-    breaker = CircuitBreaker("test-open", failure_threshold=3, reset_timeout=30, clock=FakeClock())
+    breaker = CircuitBreaker("test-open", minimum_calls=3, reset_timeout=30, clock=FakeClock())
     for _ in range(2):
         with pytest.raises(ConnectionError):
             breaker.call(_fail)
-    assert breaker.state == CircuitBreaker.CLOSED
+    assert breaker.state == CircuitBreaker.CLOSED  # too few calls to judge
     with pytest.raises(ConnectionError):
         breaker.call(_fail)
     assert breaker.state == CircuitBreaker.OPEN
@@ -48,19 +48,53 @@ def test_breaker_opens_after_the_configured_failures():
     assert excinfo.value.extra["retry_after"] == 30
 
 
-def test_success_resets_the_failure_count():
-    breaker = CircuitBreaker("test-reset", failure_threshold=2, clock=FakeClock())
-    with pytest.raises(ConnectionError):
-        breaker.call(_fail)
-    assert breaker.call(lambda: "ok") == "ok"
-    with pytest.raises(ConnectionError):
-        breaker.call(_fail)
+def test_successes_in_the_window_keep_the_failure_rate_under_the_threshold():
+    # seed 000: open at 50% failures over 60 s once at least 5 calls were made
+    breaker = CircuitBreaker("test-rate", failure_rate=0.5, minimum_calls=5, clock=FakeClock())
+    for outcome in ["fail", "ok", "ok", "fail", "ok", "ok"]:  # 2 of 6 failed
+        if outcome == "ok":
+            breaker.call(lambda: "ok")
+        else:
+            with pytest.raises(ConnectionError):
+                breaker.call(_fail)
     assert breaker.state == CircuitBreaker.CLOSED
+    for _ in range(2):  # 4 of 8: the rate reaches 50%
+        with pytest.raises(ConnectionError):
+            breaker.call(_fail)
+    assert breaker.state == CircuitBreaker.OPEN
+
+
+def test_failures_older_than_the_window_are_forgotten():
+    clock = FakeClock()
+    breaker = CircuitBreaker("test-window", minimum_calls=5, window=60, clock=clock)
+    for _ in range(4):
+        breaker.record_failure()
+    clock.now += 61
+    breaker.record_failure()  # five failures, but only one in the last minute
+    assert breaker.state == CircuitBreaker.CLOSED
+    assert breaker.window_counts() == (1, 1)
+
+
+def test_the_window_policy_holds_on_a_local_memory_cache_too():
+    # the embedded mode has no Redis: the same policy through Django's generic cache API
+    from django.core.cache.backends.locmem import LocMemCache
+
+    clock = FakeClock()
+    local = LocMemCache("breaker-test", {})
+    breaker = CircuitBreaker("test-local", minimum_calls=4, clock=clock, cache=local)
+    for outcome in ["ok", "fail", "ok", "fail"]:
+        breaker.record_success() if outcome == "ok" else breaker.record_failure()
+    assert breaker.window_counts() == (4, 2)
+    assert breaker.state == CircuitBreaker.OPEN
+    clock.now += 30
+    breaker.record_success()  # the half-open trial
+    assert breaker.state == CircuitBreaker.CLOSED
+    assert breaker.window_counts() == (0, 0)
 
 
 def test_breaker_half_opens_after_its_window_and_closes_on_success():
     clock = FakeClock()
-    breaker = CircuitBreaker("test-half", failure_threshold=1, reset_timeout=10, clock=clock)
+    breaker = CircuitBreaker("test-half", minimum_calls=1, reset_timeout=10, clock=clock)
     with pytest.raises(ConnectionError):
         breaker.call(_fail)
     clock.now += 9.9
@@ -73,7 +107,7 @@ def test_breaker_half_opens_after_its_window_and_closes_on_success():
 
 def test_half_open_lets_one_trial_through_and_a_failed_trial_reopens():
     clock = FakeClock()
-    breaker = CircuitBreaker("test-trial", failure_threshold=1, reset_timeout=10, clock=clock)
+    breaker = CircuitBreaker("test-trial", minimum_calls=1, reset_timeout=10, clock=clock)
     with pytest.raises(ConnectionError):
         breaker.call(_fail)
     clock.now += 10
@@ -87,7 +121,7 @@ def test_half_open_lets_one_trial_through_and_a_failed_trial_reopens():
 def test_unexpected_exceptions_do_not_count_as_failures():
     breaker = CircuitBreaker(
         "test-expected",
-        failure_threshold=1,
+        minimum_calls=1,
         expected_exceptions=(ConnectionError,),
         clock=FakeClock(),
     )
@@ -105,7 +139,7 @@ def _open_breaker_in_child(name):
     from django.db import connections
 
     connections.close_all()
-    breaker = CircuitBreaker(name, failure_threshold=2, reset_timeout=60)
+    breaker = CircuitBreaker(name, minimum_calls=2, reset_timeout=60)
     for _ in range(2):
         with contextlib.suppress(ConnectionError):
             breaker.call(_fail)
@@ -119,7 +153,7 @@ def test_breaker_state_is_shared_across_processes(redis_client):
     child.join(timeout=30)
     assert child.exitcode == 0
     # then: this process sees it open, through the shared cache (Redis)
-    breaker = CircuitBreaker("test-shared", failure_threshold=2, reset_timeout=60)
+    breaker = CircuitBreaker("test-shared", minimum_calls=2, reset_timeout=60)
     assert breaker.state == CircuitBreaker.OPEN
     assert cache.get("circuit:test-shared:opened_at") is not None
 

@@ -105,3 +105,19 @@ def test_staff_resume_a_paused_learner(admin_client):
     state.refresh_from_db()
     assert state.paused_at is None and state.resumed_at is not None
     assert Notification.objects.get(kind="resumed").detail["how"].startswith("staff")
+
+
+def test_possible_duplicates_are_a_list_filter_and_a_dashboard_figure(admin_client, lesson):
+    from analytics.dashboard import deliveries
+
+    flagged = DeliveryTaskFactory(microlesson=lesson, possible_duplicate=True)
+    DeliveryTaskFactory(microlesson=lesson)
+    response = admin_client.get("/admin/delivery/deliverytask/", {"possible_duplicate__exact": "1"})
+    assert [task.pk for task in response.context["cl"].result_list] == [flagged.pk]
+    assert deliveries(timezone.now())["possible_duplicates"] == 1
+
+
+def test_the_breaker_page_is_for_staff_only(client, admin_client):
+    assert admin_client.get("/admin/delivery/deliverytask/breakers/").status_code == 200
+    response = client.get("/admin/delivery/deliverytask/breakers/")
+    assert response.status_code == 302 and "/login/" in response["Location"]

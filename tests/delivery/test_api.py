@@ -1,6 +1,7 @@
 """Consent changes over the API (kept as consent records) and the delivery health figures."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from delivery.models import ConsentRecord
@@ -24,7 +25,15 @@ def test_a_learner_opts_out_of_sms_through_the_api(api_client, user):
     assert (record.method, record.action, record.acting_user) == ("api", "opt_out", user)
 
 
+def _with_permission(user, codename):
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="delivery", codename=codename)
+    )
+    return type(user).objects.get(pk=user.pk)
+
+
 def test_only_staff_change_someone_elses_consent(api_client, user, staff_user):
+    staff_user = _with_permission(staff_user, "add_consentrecord")
     LearnerFactory(user=user)
     other = LearnerFactory()
     api_client.force_authenticate(user)
@@ -82,7 +91,7 @@ def test_delivery_health_reports_rates_and_errors(api_client, staff_user, live, 
     task_send(task_id=ok.pk)
     live.fail_next("slack", "invalid_auth")
     task_send(task_id=bad.pk, now=timezone.now())
-    api_client.force_authenticate(staff_user)
+    api_client.force_authenticate(_with_permission(staff_user, "view_delivery_health"))
 
     body = api_client.get("/api/v1/delivery/health/").json()
 

@@ -279,10 +279,13 @@ def _slack_task(live, lesson):
     return DeliveryTask.objects.get(pk=task.pk)
 
 
-def test_a_signed_slack_answer_is_scored_and_the_message_updated(client, live, lesson):
+def test_a_signed_slack_answer_is_scored_and_the_message_updated(
+    client, live, lesson, django_capture_on_commit_callbacks
+):
     task = _slack_task(live, lesson)
 
-    response = _slack_post(client, _slack_payload(task, 0))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _slack_post(client, _slack_payload(task, 0))
 
     assert response.status_code == 200
     result = AssessmentResult.objects.get(learner=task.learner)

@@ -66,8 +66,11 @@ def test_sms_lesson_is_numbered_and_waits_for_the_status_callback(live, lesson):
     assert "1. The receipt" in body and "4. The price tag" in body and "Reply 1-4" in body
     assert len(body) <= 1600
     assert sent["body"]["To"] == learner.phone
-    assert sent["body"]["StatusCallback"] == "https://frontline.example.com/webhooks/twilio/status"
     task = _reload(task)
+    [attempt] = task.attempts.all()
+    assert sent["body"]["StatusCallback"] == (
+        f"https://frontline.example.com/webhooks/twilio/status?attempt={attempt.pk}"
+    )
     assert task.state == TaskState.IN_TRANSIT
     assert task.provider_message_id == sent["sid"] and task.accepted_at is not None
     assert task.attempts.get().status == AttemptStatus.PROCESSING

@@ -87,3 +87,76 @@ class PrivateRedis:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _temporary_file(prefix: str, suffix: str) -> str:
+    import os
+
+    descriptor, path = tempfile.mkstemp(prefix=prefix, suffix=suffix)
+    os.close(descriptor)
+    return path
+
+
+@dataclass
+class CeleryWorker:
+    """A real `celery -A config worker` subprocess with the environment given (its own
+    process group, so `kill()` takes the pool's children down with it, like a lost node)."""
+
+    env: dict[str, str]
+    queues: str = "default,deliveries"
+    concurrency: int = 2
+    process: subprocess.Popen | None = None
+    log: str = field(default_factory=lambda: _temporary_file("fault-worker-", ".log"))
+
+    def start(self) -> CeleryWorker:
+        import os
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[2]
+        celery = Path(sys.executable).with_name("celery")
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(celery),
+                    "-A",
+                    "config",
+                    "worker",
+                    "-Q",
+                    self.queues,
+                    "-c",
+                    str(self.concurrency),
+                    "--pool",
+                    "prefork",
+                    "--without-heartbeat",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "-l",
+                    self.env.get("LOG_LEVEL", "WARNING"),
+                ],
+                cwd=root,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def ready(self) -> bool:
+        """The worker has started consuming (it logs "<name> ready." at INFO)."""
+        return "ready." in self.output()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool at once: no shutdown, no acks, no cleanup."""
+        import os
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def output(self) -> str:
+        with contextlib.suppress(OSError), open(self.log, errors="replace") as log:
+            return log.read()
+        return ""

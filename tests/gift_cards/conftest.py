@@ -93,4 +93,6 @@ def staff_client(client_for):
 def _generous_code_limits(settings):
     """Throttles stay on but out of the way; the security tests tighten them."""
     settings.GIFT_CARD_CODE_BURST = 1000
+    settings.GIFT_CARD_CODE_ADDRESS_BURST = 1000
     settings.GIFT_CARD_LOCKOUT_THRESHOLD = 1000
+    settings.GIFT_CARD_ADDRESS_LOCKOUT_THRESHOLD = 1000

@@ -129,7 +129,7 @@ def test_unknown_code_is_404_invalid_code(pos_client):
 
 def test_balance_returns_masked_code_and_amounts(pos_client, client_for):
     code = issue(pos_client)["code"]
-    response = client_for().post(url("gift-card-balance"), {"code": code})
+    response = client_for("check_balance_giftcard").post(url("gift-card-balance"), {"code": code})
     assert response.status_code == 200
     body = response.json()
     assert code not in response.content.decode()
@@ -166,7 +166,7 @@ def test_transfer_endpoint_and_currency_mismatch(pos_client, client_for):
     b = issue(pos_client)["code"]
     c = issue(pos_client, currency="GBP")["code"]
     pos_client.post(url("gift-card-redeem"), {"code": b, "order_id": "o", "amount": "50"})
-    customer = client_for()
+    customer = client_for("transfer_giftcard")
     moved = customer.post(url("gift-card-transfer"), {"from_code": a, "to_code": b, "amount": "20"})
     assert moved.status_code == 201
     assert (moved.json()["from_balance"], moved.json()["to_balance"]) == ("80.00", "70.00")

@@ -78,7 +78,7 @@ def test_balance_checks_are_rate_limited_per_client(client_for, settings, servic
     settings.GIFT_CARD_CODE_BURST = 3
     settings.GIFT_CARD_CODE_RATE_PER_MINUTE = 1
     code = service.create(amount="10", purchaser_id="u").code
-    customer = client_for(ip="10.0.0.1")
+    customer = client_for("check_balance_giftcard", ip="10.0.0.1")
     # when
     statuses = [
         customer.post(url("gift-card-balance"), {"code": code}).status_code for _ in range(4)
@@ -91,13 +91,13 @@ def test_balance_checks_are_rate_limited_per_client(client_for, settings, servic
 
 
 def test_rate_limit_also_holds_per_ip_across_accounts(client_for, settings, service):
-    settings.GIFT_CARD_CODE_BURST = 2
-    settings.GIFT_CARD_CODE_RATE_PER_MINUTE = 1
+    settings.GIFT_CARD_CODE_ADDRESS_BURST = 2
+    settings.GIFT_CARD_CODE_ADDRESS_RATE_PER_MINUTE = 1
     code = service.create(amount="10", purchaser_id="u").code
-    accounts = [client_for(ip="10.9.9.9") for _ in range(3)]
+    accounts = [client_for("check_balance_giftcard", ip="10.9.9.9") for _ in range(3)]
     statuses = [c.post(url("gift-card-balance"), {"code": code}).status_code for c in accounts]
     assert statuses == [200, 200, 429]
-    elsewhere = client_for(ip="10.1.1.1")
+    elsewhere = client_for("check_balance_giftcard", ip="10.1.1.1")
     assert elsewhere.post(url("gift-card-balance"), {"code": code}).status_code == 200
 
 
@@ -105,7 +105,7 @@ def test_repeated_invalid_codes_lock_the_client_out(client_for, settings, servic
     # given
     settings.GIFT_CARD_LOCKOUT_THRESHOLD = 3
     real_code = service.create(amount="10", purchaser_id="u").code
-    attacker = client_for(ip="10.6.6.6")
+    attacker = client_for("check_balance_giftcard", ip="10.6.6.6")
     guesses = [CodeGenerator().generate() for _ in range(3)]
     # when
     statuses = [attacker.post(url("gift-card-balance"), {"code": g}).status_code for g in guesses]
@@ -115,14 +115,14 @@ def test_repeated_invalid_codes_lock_the_client_out(client_for, settings, servic
     assert locked.status_code == 429
     assert locked.json()["code"] == "too_many_invalid_codes"
     assert int(locked["Retry-After"]) > 0
-    other = client_for(ip="10.7.7.7")
+    other = client_for("check_balance_giftcard", ip="10.7.7.7")
     assert other.post(url("gift-card-balance"), {"code": real_code}).status_code == 200
 
 
 def test_valid_codes_do_not_reset_the_invalid_code_count(client_for, settings, service):
     settings.GIFT_CARD_LOCKOUT_THRESHOLD = 3
     own_code = service.create(amount="10", purchaser_id="u").code
-    attacker = client_for(ip="10.5.5.5")
+    attacker = client_for("check_balance_giftcard", ip="10.5.5.5")
     for _ in range(2):
         attacker.post(url("gift-card-balance"), {"code": CodeGenerator().generate()})
         assert attacker.post(url("gift-card-balance"), {"code": own_code}).status_code == 200
@@ -187,11 +187,11 @@ def test_issuing_and_redeeming_need_their_permissions(client_for, service):
 
 
 def test_a_spoofed_forwarded_for_header_does_not_escape_the_ip_limit(client_for, settings, service):
-    settings.GIFT_CARD_CODE_BURST = 2
-    settings.GIFT_CARD_CODE_RATE_PER_MINUTE = 1
+    settings.GIFT_CARD_CODE_ADDRESS_BURST = 2
+    settings.GIFT_CARD_CODE_ADDRESS_RATE_PER_MINUTE = 1
     code = service.create(amount="10", purchaser_id="u").code
     statuses = [
-        client_for(ip="10.4.4.4")
+        client_for("check_balance_giftcard", ip="10.4.4.4")
         .post(url("gift-card-balance"), {"code": code}, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
         .status_code
         for n in range(3)

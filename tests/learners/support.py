@@ -20,6 +20,19 @@ def configure_email(settings) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+def lift_registration_throttle(settings) -> None:
+    """Registration unthrottled for a test that makes more sign-up calls than the 5 an hour
+    one address may (tests/security/test_client_ip_proxies.py holds the limit itself).
+    RegistrationThrottle reads the rate at request time; the cache starts empty."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "registration": "1000/hour",
+        },
+    }
+
+
 def code_in(text: str) -> str:
     match = _CODE.search(text or "")
     assert match, f"no code in {text!r}"

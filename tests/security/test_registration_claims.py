@@ -17,7 +17,13 @@ from django.utils import timezone
 
 from learners.models import Learner, LearnerVerification
 from tests.learners.factories import CohortFactory, LearnerFactory
-from tests.learners.support import REGISTER, configure_email, emailed_code, request_code
+from tests.learners.support import (
+    REGISTER,
+    configure_email,
+    emailed_code,
+    lift_registration_throttle,
+    request_code,
+)
 from tests.lessons.conftest import bank  # noqa: F401  (the onboarding path)
 
 pytestmark = pytest.mark.django_db
@@ -107,9 +113,11 @@ def test_the_request_cannot_set_role_store_or_email(
 
 
 def test_step_one_answers_the_same_whatever_exists(
-    api_client, roster, django_user_model, django_capture_on_commit_callbacks
+    api_client, roster, django_user_model, django_capture_on_commit_callbacks, settings
 ):
-    # given: EMP200 is registered already; EMP999 is not on the roster
+    # given: EMP200 is registered already; EMP999 is not on the roster; six asks from one
+    # address, over its hourly limit
+    lift_registration_throttle(settings)
     LearnerFactory(
         employee_id="EMP200",
         email="taken@frontline.test",
@@ -147,8 +155,11 @@ def test_step_two_answers_the_same_for_unknown_claimed_or_wrong(
     assert len({a.content for a in answers}) == 1
 
 
-def test_five_wrong_codes_void_the_code(api_client, roster, django_capture_on_commit_callbacks):
-    # given
+def test_five_wrong_codes_void_the_code(
+    api_client, roster, django_capture_on_commit_callbacks, settings
+):
+    # given: seven calls from one address, over its hourly limit
+    lift_registration_throttle(settings)
     request_code(api_client, django_capture_on_commit_callbacks, employee_id="EMP100")
     code = emailed_code(roster.email)
     wrong = "000000" if code != "000000" else "111111"

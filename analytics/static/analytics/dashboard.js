@@ -16,7 +16,16 @@
     canvas.dataset.drawn = "true";
   }
 
+  function paintSwatches() {
+    // Colours come as data attributes: the Content-Security-Policy forbids inline styles,
+    // not styles set from a script.
+    document.querySelectorAll(".fl-swatch[data-colour]").forEach(function (swatch) {
+      swatch.style.background = swatch.dataset.colour;
+    });
+  }
+
   function start() {
+    paintSwatches();
     var source = document.getElementById("dashboard-charts");
     if (!source || typeof window.Chart === "undefined") return;
     var charts = JSON.parse(source.textContent);

@@ -12,6 +12,7 @@ from importlib.util import find_spec
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
                 "use --force to override."
             )
         self._ensure_admin()
+        call_command("setup_roles", stdout=self.stdout)
         for app in settings.DOMAIN_APPS:
             if find_spec(f"{app}.demo") is None:
                 continue
