@@ -13,17 +13,6 @@ from tests.faults.support import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "s3cret-pass-123"
-
-
-@pytest.fixture
-def jwt_client(api_client, user):
-    response = api_client.post(
-        "/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json"
-    )
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
-    return api_client
-
 
 @pytest.fixture
 def database_unreachable(monkeypatch):

@@ -11,17 +11,6 @@ from tests.faults.processes import app_on_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "s3cret-pass-123"
-
-
-@pytest.fixture
-def jwt_client(api_client, user):
-    response = api_client.post(
-        "/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json"
-    )
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
-    return api_client
-
 
 def test_the_api_answers_and_still_throttles_per_process_while_redis_is_down(
     private_redis, jwt_client, monkeypatch, caplog
