@@ -191,6 +191,8 @@ class DeliveryTaskAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     def breakers_view(self, request):
         """Read-only: each provider breaker's state, its window and when it half-opens."""
+        if not request.user.has_perm("delivery.view_delivery_health"):
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "title": "Provider circuit breakers",

@@ -121,3 +121,13 @@ def test_the_breaker_page_is_for_staff_only(client, admin_client):
     assert admin_client.get("/admin/delivery/deliverytask/breakers/").status_code == 200
     response = client.get("/admin/delivery/deliverytask/breakers/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_breaker_page_needs_the_delivery_health_permission(client, staff_user):
+    from django.contrib.auth.models import Permission
+
+    client.force_login(staff_user)
+    url = "/admin/delivery/deliverytask/breakers/"
+    assert client.get(url).status_code == 403  # is_staff alone grants nothing
+    staff_user.user_permissions.add(Permission.objects.get(codename="view_delivery_health"))
+    assert client.get(url).status_code == 200
