@@ -30,6 +30,15 @@ class NotFoundError(DomainError):
     default_message = "Not found."
 
 
+class UnprocessableError(DomainError):
+    """A well-formed request refused by a rule the schema cannot state: a limit that depends
+    on configuration or on another field, a code or link that does not match (422)."""
+
+    code = "unprocessable"
+    status_code = 422
+    default_message = "The request is well formed but breaks a rule."
+
+
 class ConflictError(DomainError):
     code = "conflict"
     status_code = 409

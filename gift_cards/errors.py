@@ -14,7 +14,7 @@ class GiftCardError(DomainError):
 
 class InvalidAmountError(GiftCardError):
     code = "invalid_amount"
-    status_code = 400
+    status_code = 422  # over the currency's maximum, or finer than its minor units
     default_message = "The amount is not valid."
 
 
@@ -103,7 +103,7 @@ class BulkLimitError(GiftCardError):
 
 class InvalidExpiryError(GiftCardError):
     code = "invalid_expiry"
-    status_code = 400
+    status_code = 422  # a date in the past: what is past depends on the clock
     default_message = "The expiry date must be in the future."
 
 

@@ -25,5 +25,5 @@ class VerificationCodeInvalidError(LearnerError):
     """Wrong, expired, spent or unknown: one answer for all, so nothing can be probed."""
 
     code = "invalid_code"
-    status_code = 400
+    status_code = 422  # well formed, but it does not prove anything
     default_message = "The code is not valid. Ask for a new one if it has expired."

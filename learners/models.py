@@ -234,7 +234,8 @@ class Learner(models.Model):
             if cohort is not None and cohort.kind != kind:
                 errors[kind] = f"{cohort} is not a {kind}."
         if errors:
-            raise ValidationError(errors)
+            # Rules across fields, which a schema cannot state: the API answers them 422.
+            raise ValidationError({k: ValidationError(v, code="rule") for k, v in errors.items()})
 
     def is_opted_out(self, channel: str) -> bool:
         return {

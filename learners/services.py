@@ -65,7 +65,9 @@ def _check_email_free(*, email: str, exclude_pk: int | None = None) -> None:
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     if email and taken.exists():
-        raise ValidationError({"email": "A learner with this email already exists."})
+        raise ValidationError(
+            {"email": ValidationError("A learner with this email already exists.", code="unique")}
+        )
 
 
 def _save_checked(learner: Learner) -> None:
@@ -77,22 +79,23 @@ def _save_checked(learner: Learner) -> None:
         text = str(exc)
         for constraint, (field, message) in _CONSTRAINT_FIELDS.items():
             if constraint in text or (field == "employee_id" and "employee_id" in text):
-                raise ValidationError({field: message}) from exc
+                raise ValidationError({field: ValidationError(message, code="unique")}) from exc
         raise
 
 
 def _full_clean(learner: Learner) -> None:
-    errors: dict[str, list[str]] = {}
+    # ValidationError instances, not messages: their codes say "unique" (409) or "rule" (422).
+    errors: dict[str, list[ValidationError]] = {}
     try:
         # The case-insensitive email constraint is checked by _check_email_free with a
         # field-level message; validate_unique still covers employee_id.
         learner.full_clean(validate_constraints=False)
     except ValidationError as exc:
-        errors = exc.message_dict
+        errors = dict(exc.error_dict)
     try:
         _check_email_free(email=learner.email, exclude_pk=learner.pk)
     except ValidationError as exc:
-        errors.setdefault("email", []).extend(exc.message_dict["email"])
+        errors.setdefault("email", []).extend(exc.error_dict["email"])
     if errors:
         raise ValidationError(errors)
 

@@ -447,7 +447,9 @@ class RecommendationCache(models.Model):
     """The durable copy of a learner's computed recommendations (Redis holds the hot copy)."""
 
     learner = models.ForeignKey("learners.Learner", on_delete=models.CASCADE, related_name="+")
-    strategy = models.CharField(max_length=16)
+    strategy = models.CharField(
+        max_length=32, help_text="The strategy, with +completed when completed topics are kept."
+    )
     results = models.JSONField(default=list)
     generation = models.BigIntegerField(
         default=0, help_text="The similarity snapshot these were computed from."

@@ -76,5 +76,5 @@ class CustomerAccessLinkInvalidError(ReturnsError):
     """Forged, expired, already used or superseded: one answer for all, nothing to probe."""
 
     code = "invalid_link"
-    status_code = 400
+    status_code = 422  # well formed, but it does not prove anything
     default_message = "This link is not valid any more; ask for a new one."

@@ -19,7 +19,8 @@ from rest_framework import serializers
 
 from analytics.handlers import VERBS
 from analytics.models import StatementFlat
-from core.api.fields import SlugRelatedField
+from core.api.exceptions import rule_violation
+from core.api.fields import PrimaryKeyRelatedField, SlugRelatedField
 
 COMPLETED = VERBS["completed"][0]
 RECEIVED = VERBS["delivered"][0]
@@ -160,7 +161,7 @@ class DateRangeParameters(serializers.Serializer):
         data = super().validate(data)
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
-            raise serializers.ValidationError({"until": "Must be on or after since."})
+            raise rule_violation({"until": "Must be on or after since."})
         return data
 
 
@@ -178,34 +179,32 @@ class PeriodParameters(DateRangeParameters):
         until = data.get("until") or today()
         since = data.get("since") or until - datetime.timedelta(days=self.default_days - 1)
         if since > until:
-            raise serializers.ValidationError({"since": "Must be on or before until."})
+            raise rule_violation({"since": "Must be on or before until."})
         if (until - since).days + 1 > MAX_SPAN_DAYS:
-            raise serializers.ValidationError(
-                {"since": f"The window may span at most {MAX_SPAN_DAYS} days."}
-            )
+            raise rule_violation({"since": f"The window may span at most {MAX_SPAN_DAYS} days."})
         data["since"], data["until"] = since, until
         return data
 
 
-def cohort_field(**kwargs: Any) -> serializers.PrimaryKeyRelatedField:
+def cohort_field(**kwargs: Any) -> PrimaryKeyRelatedField:
     from learners.models import Cohort
 
     kwargs.setdefault("help_text", "Cohort id (a store, region or team).")
-    return serializers.PrimaryKeyRelatedField(queryset=Cohort.objects.all(), **kwargs)
+    return PrimaryKeyRelatedField(queryset=Cohort.objects.all(), **kwargs)
 
 
-def learner_field(**kwargs: Any) -> serializers.PrimaryKeyRelatedField:
+def learner_field(**kwargs: Any) -> PrimaryKeyRelatedField:
     from learners.models import Learner
 
     kwargs.setdefault("help_text", "Learner id.")
-    return serializers.PrimaryKeyRelatedField(queryset=Learner.objects.all(), **kwargs)
+    return PrimaryKeyRelatedField(queryset=Learner.objects.all(), **kwargs)
 
 
-def lesson_field(**kwargs: Any) -> serializers.PrimaryKeyRelatedField:
+def lesson_field(**kwargs: Any) -> PrimaryKeyRelatedField:
     from lessons.models import Microlesson
 
     kwargs.setdefault("help_text", "Microlesson id.")
-    return serializers.PrimaryKeyRelatedField(queryset=Microlesson.objects.all(), **kwargs)
+    return PrimaryKeyRelatedField(queryset=Microlesson.objects.all(), **kwargs)
 
 
 def topic_field(**kwargs: Any) -> SlugRelatedField:

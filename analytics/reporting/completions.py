@@ -33,6 +33,7 @@ from analytics.reporting.common import (
     share,
     topic_field,
 )
+from core.api.exceptions import rule_violation
 from learners.models import Learner
 
 
@@ -71,7 +72,7 @@ class CohortCompletionsReport(Report):
         def validate(self, data: dict[str, Any]) -> dict[str, Any]:
             data = super().validate(data)
             if data.get("lesson") and data.get("topic"):
-                raise serializers.ValidationError({"topic": "Give a lesson or a topic, not both."})
+                raise rule_violation({"topic": "Give a lesson or a topic, not both."})
             return data
 
     def run(self, params: dict[str, Any]) -> ReportTable:

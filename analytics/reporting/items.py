@@ -40,6 +40,7 @@ from analytics.reporting.common import (
     lesson_field,
     topic_field,
 )
+from core.api.exceptions import rule_violation
 
 MAX_OPTIONS = 4
 LOW_DISCRIMINATION = 0.2
@@ -143,9 +144,9 @@ class ItemAnalysisReport(Report):
             data = super().validate(data)
             topic, lesson = data.get("topic"), data.get("lesson")
             if topic is None and lesson is None:
-                raise serializers.ValidationError({"topic": "Give a topic or a lesson."})
+                raise rule_violation({"topic": "Give a topic or a lesson."})
             if topic is not None and lesson is not None and lesson.topic_id != topic.pk:
-                raise serializers.ValidationError({"lesson": "This lesson is not in that topic."})
+                raise rule_violation({"lesson": "This lesson is not in that topic."})
             return data
 
     def run(self, params: dict[str, Any]) -> ReportTable:

@@ -27,7 +27,9 @@ class SubmitAnswerSerializer(serializers.Serializer):
 
     microlesson_id = serializers.IntegerField()
     answer = serializers.IntegerField()
-    time_taken = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    time_taken = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=86_400, help_text="Seconds."
+    )
     channel = serializers.ChoiceField(choices=AnswerChannel.choices, default=AnswerChannel.WEB)
 
 

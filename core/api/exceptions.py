@@ -4,7 +4,10 @@ One place that turns every refusal into a JSON 4xx body:
     {"code": "invalid", "message": "...", "errors": {"field": ["..."]}}
 
 Domain errors keep their own code and status; DRF and Django validation errors become 400
-with field errors; nothing a client sends reaches a 500 through here. A dependency that is
+with field errors, except those raised by `rule_violation` (a rule across fields or one that
+depends on configuration, which the OpenAPI schema cannot state): those are 422
+`unprocessable` with the same field errors. A 400 therefore always means "the schema says
+this is malformed"; nothing a client sends reaches a 500 through here. A dependency that is
 down (database, Redis, broker: core.outages) answers 503 with Retry-After.
 """
 
@@ -21,6 +24,26 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import DomainError
 from core.outages import dependency_down, note_request_failure, retry_after_seconds
+
+RULE = "rule"
+
+
+def rule_violation(errors: dict[str, Any] | str) -> exceptions.ValidationError:
+    """A validation error for a well-formed request that breaks a rule the schema cannot
+    state; the handler answers it 422 instead of 400. Raise it from a serializer's
+    `validate()` or a field validator."""
+    return exceptions.ValidationError(errors, code=RULE)
+
+
+def _leaf_codes(codes: Any):
+    if isinstance(codes, dict):
+        for value in codes.values():
+            yield from _leaf_codes(value)
+    elif isinstance(codes, list):
+        for value in codes:
+            yield from _leaf_codes(value)
+    else:
+        yield codes
 
 
 def _flatten_detail(detail: Any) -> str:
@@ -80,12 +103,29 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = {
-            "code": "invalid",
-            "message": "The request has invalid fields.",
-            "errors": errors,
-        }
-        response.status_code = status.HTTP_400_BAD_REQUEST
+        codes = set(_leaf_codes(exc.get_codes()))
+        if codes == {"unique"}:
+            # Only that it exists already: a conflict with the data, not a malformed request.
+            response.data = {
+                "code": "already_exists",
+                "message": "It exists already.",
+                "errors": errors,
+            }
+            response.status_code = status.HTTP_409_CONFLICT
+        elif codes == {RULE}:
+            response.data = {
+                "code": "unprocessable",
+                "message": "The request is well formed but breaks a rule.",
+                "errors": errors,
+            }
+            response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+        else:
+            response.data = {
+                "code": "invalid",
+                "message": "The request has invalid fields.",
+                "errors": errors,
+            }
+            response.status_code = status.HTTP_400_BAD_REQUEST
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         response.data = {

@@ -13,12 +13,16 @@ so this AutoSchema adds them where they apply, each with the one `Error` body:
     404  a lookup found nothing: the path's object, the caller's learner record, a page
          past the end (every operation but the token endpoints)
     409  the method changes state (domain conflicts, deletes of referenced rows)
+    422  well formed, but breaks a rule the schema cannot state: a rule across fields, a
+         limit that depends on configuration, a code or link that does not match
+         (core.api.exceptions.rule_violation, core.errors.UnprocessableError)
     429  the view is throttled
     503  always: a dependency that is down is a 503 with Retry-After, never a 500
 """
 
 from __future__ import annotations
 
+from django.core.validators import EmailValidator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
@@ -47,10 +51,17 @@ _DESCRIPTIONS = {
     "403": "Authenticated, but not allowed to do this.",
     "404": "No such object.",
     "409": "The request conflicts with the current state.",
+    "422": "Well formed, but breaks a rule the schema cannot state (see `errors`).",
     "429": "Throttled; retry after the Retry-After header's seconds.",
     "503": "A service this request depends on is unavailable; see Retry-After.",
 }
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# What Django's EmailValidator accepts, as a pattern (ASCII; no quoted local parts, no IP
+# literals): JSON Schema's "email" format admits addresses it refuses.
+_EMAIL = (
+    r"^[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+(\.[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 _WALL_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
 _SIGNED_IN_ONLY = {permissions.AllowAny.has_permission, permissions.IsAuthenticated.has_permission}
 
@@ -87,11 +98,16 @@ class FrontlineAutoSchema(AutoSchema):
             statuses.append("404")
         if method in _UNSAFE and not token_view:
             statuses.append("409")
+        if not token_view:
+            statuses.append("422")
         if hasattr(view, "get_throttles") and view.get_throttles():
             statuses.append("429")
         return sorted(set(statuses))
 
+    _direction = "response"
+
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        self._direction = direction  # for _insert_field_validators, which is not told
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.TimeField) and schema.get("format") == "time":
             # JSON Schema's "time" is RFC 3339's full-time, which needs a UTC offset; DRF
@@ -99,7 +115,35 @@ class FrontlineAutoSchema(AutoSchema):
             del schema["format"]
             schema["pattern"] = _WALL_CLOCK_TIME
             schema.setdefault("example", "09:00:00")
+        if (
+            direction == "request"
+            and isinstance(field, serializers.ListSerializer | serializers.ListField)
+            and not field.allow_empty
+        ):
+            schema["minItems"] = max(schema.get("minItems", 0), 1)
         return schema
+
+    def _insert_field_validators(self, field, schema):
+        """Say in the schema what DRF refuses beyond the field's type and validators."""
+        super()._insert_field_validators(field, schema)
+        if schema.get("type") != "string":
+            return
+        if isinstance(field, serializers.EmailField) or any(
+            isinstance(v, EmailValidator) for v in field.validators
+        ):
+            # Both ways: what was accepted is what is answered.
+            schema.pop("format", None)
+            schema["pattern"] = f"^$|{_EMAIL}" if getattr(field, "allow_blank", False) else _EMAIL
+        elif (
+            self._direction == "request"
+            and isinstance(field, serializers.CharField)
+            and field.trim_whitespace
+            and not field.allow_blank
+            and "pattern" not in schema
+        ):
+            # DRF trims whitespace (str.strip) before it checks for blank: "  " is refused.
+            # Python's whitespace also holds \x1c-\x1f and \x85, which ECMA's \s does not.
+            schema["pattern"] = r"[^\s\u001c-\u001f\u0085]"
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction=direction)

@@ -7,6 +7,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.fields import PrimaryKeyRelatedField
 from core.api.permissions import requires
 from delivery import selectors, services
 from delivery.models import ConsentRecord
@@ -23,7 +24,7 @@ class ConsentChangeApi(APIView):
     class InputSerializer(serializers.Serializer):
         channel = serializers.ChoiceField(choices=Channel.choices)
         opted_out = serializers.BooleanField()
-        learner = serializers.PrimaryKeyRelatedField(
+        learner = PrimaryKeyRelatedField(
             queryset=Learner.objects.all(), required=False, help_text="Staff only."
         )
         message = serializers.CharField(required=False, allow_blank=True, max_length=2000)
@@ -36,13 +37,17 @@ class ConsentChangeApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request):
+        # Refused before the lookup, so that nobody without the permission learns which
+        # learner ids exist (404) from this door.
+        if request.data.get("learner") is not None and not request.user.has_perm(
+            "delivery.add_consentrecord"
+        ):
+            raise PermissionDenied("Changing another learner's consent needs a permission.")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         learner = data.validated_data.get("learner")
         if learner is None:
             learner = learner_selectors.learner_for_user(user=request.user)
-        elif not request.user.has_perm("delivery.add_consentrecord"):
-            raise PermissionDenied("Changing another learner's consent needs a permission.")
         record = services.consent_change(
             learner=learner,
             channel=data.validated_data["channel"],

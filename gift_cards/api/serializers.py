@@ -1,8 +1,15 @@
 """Serializers shared by several gift card views (each view nests its own Input/Output)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gift_cards.models import GiftCard
+from gift_cards.money import supported_currencies
+
+# A positive amount with at most 11 digits before the point and 3 after it (what
+# max_digits=14, decimal_places=3 and "greater than zero" allow); the currency's own
+# precision and maximum are rules of the service (422).
+POSITIVE_AMOUNT = r"^(?=.*[1-9])[0-9]{1,11}(\.[0-9]{1,3})?$"
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -15,6 +22,7 @@ class ErrorSerializer(serializers.Serializer):
     errors = serializers.DictField(required=False, help_text="Field errors (code 'invalid').")
 
 
+@extend_schema_field({"type": "string", "pattern": POSITIVE_AMOUNT, "example": "25.00"})
 class AmountField(serializers.DecimalField):
     """A positive money amount given as a string ("25.00") or number; the currency's own
     precision is checked by the service (USD two decimals, JPY none, KWD three)."""
@@ -30,6 +38,16 @@ class AmountField(serializers.DecimalField):
         if value <= 0:
             raise serializers.ValidationError("Must be greater than zero.")
         return value
+
+
+@extend_schema_field({"type": "string", "enum": supported_currencies(), "example": "USD"})
+class CurrencyField(serializers.CharField):
+    """An ISO 4217 code the programme issues cards in (GIFT_CARD_CURRENCIES); the service
+    normalises and checks it."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 3)
+        super().__init__(**kwargs)
 
 
 class CodeField(serializers.CharField):

@@ -5,6 +5,7 @@ Codes travel only in request bodies (never in URLs, which end up in logs). Endpo
 take a code are throttled per client and per IP and count invalid codes towards a lockout.
 """
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -12,10 +13,12 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from core.api.exceptions import rule_violation
 from gift_cards.api.permissions import model_permission
 from gift_cards.api.serializers import (
     AmountField,
     CodeField,
+    CurrencyField,
     ErrorSerializer,
     GiftCardSerializer,
     idempotency_key,
@@ -25,7 +28,7 @@ from gift_cards.selectors import gift_card_get_by_code
 from gift_cards.services import GiftCardService
 from gift_cards.throttling import CodeLockout, GiftCardCodeThrottle
 
-ERRORS = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+ERRORS = {status: ErrorSerializer for status in (400, 403, 404, 409, 422)}
 CODE_ERRORS = {**ERRORS, 429: ErrorSerializer}
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -54,7 +57,7 @@ class GiftCardCreateApi(APIView):
             ref_name = "GiftCardCreateInput"
 
         amount = AmountField()
-        currency = serializers.CharField(max_length=3, default="USD")
+        currency = CurrencyField(default="USD")
         purchaser_id = serializers.CharField(max_length=100)
         recipient_email = serializers.EmailField(required=False, allow_blank=True)
         message = serializers.CharField(required=False, allow_blank=True, max_length=1000)
@@ -273,7 +276,7 @@ class GiftCardVoidApi(APIView):
 
         def validate(self, attrs):
             if ("gift_card_id" in attrs) == ("code" in attrs):
-                raise serializers.ValidationError("Give exactly one of gift_card_id or code.")
+                raise rule_violation("Give exactly one of gift_card_id or code.")
             return attrs
 
     class OutputSerializer(serializers.Serializer):
@@ -313,9 +316,9 @@ class GiftCardBulkCreateApi(APIView):
         class Meta:
             ref_name = "GiftCardBulkCreateInput"
 
-        count = serializers.IntegerField(min_value=1)
+        count = serializers.IntegerField(min_value=1, max_value=settings.GIFT_CARD_BULK_MAX)
         amount = AmountField()
-        currency = serializers.CharField(max_length=3, default="USD")
+        currency = CurrencyField(default="USD")
         prefix = serializers.RegexField(r"^[A-Za-z0-9]{1,10}$", default="PROMO")
         expires_at = serializers.DateTimeField(required=False)
 

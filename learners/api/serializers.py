@@ -1,7 +1,15 @@
 from rest_framework import serializers
 
-from learners.models import Cohort, Learner, LearnerVerification
-from learners.services import verification_pending
+from core.api.fields import PrimaryKeyRelatedField
+from learners.models import Cohort, Learner, LearnerVerification, available_time_zones
+from learners.services import SLACK_USER_ID, verification_pending
+
+
+class TimeZoneField(serializers.ChoiceField):
+    """An IANA time zone name; the schema lists them all (the model's validator's list)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=sorted(available_time_zones()), **kwargs)
 
 
 class CohortSerializer(serializers.ModelSerializer):
@@ -46,14 +54,16 @@ class LearnerSerializer(serializers.ModelSerializer):
     """Staff view of a learner. Field validators come from the model (email, E.164 phone,
     choices, time zone); cross-field rules and uniqueness are enforced by the services."""
 
+    serializer_related_field = PrimaryKeyRelatedField  # manager: an unknown id is a 404
     full_name = serializers.CharField(read_only=True)
-    store = serializers.PrimaryKeyRelatedField(
+    time_zone = TimeZoneField(required=False)
+    store = PrimaryKeyRelatedField(
         queryset=Cohort.objects.filter(kind=Cohort.Kind.STORE), allow_null=True, required=False
     )
-    region = serializers.PrimaryKeyRelatedField(
+    region = PrimaryKeyRelatedField(
         queryset=Cohort.objects.filter(kind=Cohort.Kind.REGION), allow_null=True, required=False
     )
-    team = serializers.PrimaryKeyRelatedField(
+    team = PrimaryKeyRelatedField(
         queryset=Cohort.objects.filter(kind=Cohort.Kind.TEAM), allow_null=True, required=False
     )
 
@@ -61,14 +71,9 @@ class LearnerSerializer(serializers.ModelSerializer):
         model = Learner
         fields = LEARNER_FIELDS
         read_only_fields = ["user", "created_at", "updated_at", "onboarding_completed"]
-        extra_kwargs = {"email": {"validators": []}}  # the email validator is re-added below
 
     def validate_email(self, value: str) -> str:
-        from django.core.validators import validate_email
-
-        value = value.strip().lower()
-        validate_email(value)
-        return value
+        return value.strip().lower()
 
 
 class MeSerializer(serializers.ModelSerializer):
@@ -79,6 +84,11 @@ class MeSerializer(serializers.ModelSerializer):
     """
 
     full_name = serializers.CharField(read_only=True)
+    time_zone = TimeZoneField(required=False)
+    # A member id (U…, W…), never a channel: the proof code is sent there.
+    slack_user_id = serializers.RegexField(
+        rf"^{SLACK_USER_ID.pattern}$", max_length=32, required=False, allow_blank=True
+    )
     pending_phone = serializers.SerializerMethodField()
     pending_slack_user_id = serializers.SerializerMethodField()
 

@@ -1,9 +1,9 @@
-import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.filters import FilterSet
 from learners import selectors, services
 from learners.api.permissions import HasLearnerProfile, StaffModelPermissions
 from learners.api.serializers import (
@@ -15,7 +15,7 @@ from learners.api.serializers import (
 from learners.models import Cohort, Learner
 
 
-class LearnerFilter(django_filters.FilterSet):
+class LearnerFilter(FilterSet):
     class Meta:
         model = Learner
         fields = [

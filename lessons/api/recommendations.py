@@ -7,10 +7,11 @@ topics.
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.fields import SlugRelatedField
+from core.api.permissions import requires
 from learners.api.permissions import HasLearnerProfile
 from learners.selectors import learner_for_user
 from lessons import selectors
@@ -44,11 +45,14 @@ class TopicRecommendationQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=10)
 
 
-_QUERY = [
-    OpenApiParameter("strategy", str, enum=list(STRATEGIES), description="default hybrid"),
-    OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}, default 10"),
-    OpenApiParameter("exclude_completed", bool, description="default true"),
-]
+LEARNER_ID_PARAMETER = OpenApiParameter(
+    "learner_id",
+    {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    OpenApiParameter.PATH,
+    description="The learner's id.",
+)
+# The query serializers document the parameters, with their ranges, in the schema.
+_QUERY = [RecommendationQuerySerializer]
 
 
 def _listing(request, learner_id) -> Response:
@@ -63,15 +67,6 @@ def _listing(request, learner_id) -> Response:
             "results": [r.to_dict() for r in results],
         }
     )
-
-
-def _perm(name: str) -> type[BasePermission]:
-    class HasPermission(IsAuthenticated):
-        def has_permission(self, request, view):
-            return super().has_permission(request, view) and request.user.has_perm(name)
-
-    HasPermission.__name__ = f"Has_{name.replace('.', '_')}"
-    return HasPermission
 
 
 # --- learner self-service -------------------------------------------------------------------
@@ -108,7 +103,7 @@ class MyRecommendationOpenApi(APIView):
 
 
 class SavedTopicSerializer(serializers.Serializer):
-    topic = serializers.SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
+    topic = SlugRelatedField(slug_field="slug", queryset=Topic.objects.all())
     title = serializers.CharField(source="topic.title", read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 
@@ -164,19 +159,24 @@ class MySavedTopicDetailApi(APIView):
 class LearnerRecommendationsApi(APIView):
     """GET (staff with learners.view_learner): a learner's recommendations."""
 
-    permission_classes = [_perm("learners.view_learner")]
+    permission_classes = [requires("learners.view_learner")]
 
-    @extend_schema(parameters=_QUERY, responses=RecommendationListSerializer)
+    @extend_schema(
+        # The path takes any text so that a malformed id gets a clear 400 (invalid_learner)
+        # rather than a bare 404; what it means is an integer id.
+        parameters=[*_QUERY, LEARNER_ID_PARAMETER],
+        responses=RecommendationListSerializer,
+    )
     def get(self, request, learner_id: str):
         return _listing(request, learner_id)
 
 
 class _TopicListApi(APIView):
-    permission_classes = [_perm("lessons.view_topic")]
+    permission_classes = [requires("lessons.view_topic")]
     method = ""
 
     @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}")],
+        parameters=[TopicRecommendationQuerySerializer],
         responses=RecommendationSerializer(many=True),
     )
     def get(self, request, slug: str):

@@ -1,7 +1,9 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from core.api.exceptions import rule_violation
 from core.api.fields import SlugRelatedField
+from core.errors import NotFoundError
 from lessons.models import (
     LearningPath,
     Microlesson,
@@ -99,9 +101,24 @@ class LearnerLessonSerializer(serializers.ModelSerializer):
 
 
 class PathTemplateSerializer(serializers.ModelSerializer):
+    topics = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        min_length=1,
+        help_text="Topic slugs in the order the path teaches them.",
+    )
+
     class Meta:
         model = PathTemplate
         fields = ["id", "slug", "title", "description", "difficulty", "topics"]
+
+    def validate_topics(self, value: list[str]) -> list[str]:
+        known = set(Topic.objects.filter(slug__in=value).values_list("slug", flat=True))
+        missing = [slug for slug in value if slug not in known]
+        if missing:
+            raise NotFoundError(
+                f"Unknown topics: {', '.join(missing)[:200]}.", field="topics", value=missing[:10]
+            )
+        return value
 
     def validate(self, attrs):
         candidate = PathTemplate(**{**self._current(), **attrs})
@@ -181,11 +198,11 @@ class RegistrationSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if not (attrs.get("employee_id") or "").strip() and not attrs.get("email"):
-            raise serializers.ValidationError({"employee_id": "Give your employee id or email."})
+            raise rule_violation({"employee_id": "Give your employee id or email."})
         if "code" in attrs and not attrs.get("password"):
-            raise serializers.ValidationError({"password": "Choose a password."})
+            raise rule_violation({"password": "Choose a password."})
         if "password" in attrs and "code" not in attrs:
-            raise serializers.ValidationError({"code": "Enter the code from the email."})
+            raise rule_violation({"code": "Enter the code from the email."})
         return attrs
 
 

@@ -67,17 +67,19 @@ def test_create_with_bad_fields_is_400_with_field_errors(pos_client, payload, fi
 
 
 @pytest.mark.parametrize(
-    "payload, code",
+    "payload, status, code",
     [
-        ({"amount": "10.005"}, "invalid_amount"),
-        ({"amount": "0"}, "invalid"),
-        ({"amount": "10", "currency": "XTS"}, "unsupported_currency"),
-        ({"amount": "99999"}, "invalid_amount"),
+        # Finer than the currency's minor units, or over its maximum: rules (422).
+        ({"amount": "10.005"}, 422, "invalid_amount"),
+        ({"amount": "99999"}, 422, "invalid_amount"),
+        # What the schema rules out (a pattern, an enum): malformed (400).
+        ({"amount": "0"}, 400, "invalid"),
+        ({"amount": "10", "currency": "XTS"}, 400, "unsupported_currency"),
     ],
 )
-def test_create_domain_refusals_are_400_with_stable_codes(pos_client, payload, code):
+def test_create_refusals_have_stable_codes(pos_client, payload, status, code):
     response = pos_client.post(url("gift-card-create"), {"purchaser_id": "u", **payload})
-    assert response.status_code == 400
+    assert response.status_code == status
     assert response.json()["code"] == code
 
 
@@ -107,7 +109,7 @@ def test_idempotency_key_header_is_honoured(pos_client):
     [
         ("100.01", 409, "insufficient_balance"),
         ("-1", 400, "invalid"),
-        ("1.001", 400, "invalid_amount"),
+        ("1.001", 422, "invalid_amount"),
     ],
 )
 def test_redeem_refusals(pos_client, amount, status, code):
@@ -190,7 +192,8 @@ def test_void_by_id_and_by_code(pos_client, staff_client):
 
 def test_void_needs_exactly_one_of_id_or_code(staff_client):
     response = staff_client.post(url("gift-card-void"), {"reason": "x"})
-    assert response.status_code == 400
+    assert response.status_code == 422
+    assert response.json()["code"] == "unprocessable"
 
 
 def test_bulk_endpoint_returns_each_code_once(staff_client):

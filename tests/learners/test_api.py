@@ -83,7 +83,6 @@ def test_staff_creates_updates_and_deletes_a_learner(api_client, staff_user, gra
         ({"preferred_channel": "fax"}, "preferred_channel"),
         ({"phone": "0770 090"}, "phone"),
         ({"time_zone": "Nowhere/Land"}, "time_zone"),
-        ({"preferred_channel": "slack", "slack_user_id": ""}, "slack_user_id"),
     ],
 )
 def test_invalid_learner_fields_are_400_with_field_errors(
@@ -96,15 +95,40 @@ def test_invalid_learner_fields_are_400_with_field_errors(
     assert not Learner.objects.exists()
 
 
-def test_duplicate_email_or_employee_id_is_400_not_500(api_client, staff_user, grant):
+def test_duplicate_email_or_employee_id_is_409_not_500(api_client, staff_user, grant):
     LearnerFactory(employee_id="EMP500", email="taken@frontline.test")
     api_client.force_authenticate(grant(staff_user, "learners.add_learner"))
     response = api_client.post(URL, _payload(), format="json")
-    assert response.status_code == 400 and "employee_id" in response.json()["errors"]
+    assert response.status_code == 409 and "employee_id" in response.json()["errors"]
+    assert response.json()["code"] == "already_exists"
     response = api_client.post(
         URL, _payload(employee_id="EMP501", email="TAKEN@frontline.test"), format="json"
     )
-    assert response.status_code == 400 and "email" in response.json()["errors"]
+    assert response.status_code == 409 and "email" in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"preferred_channel": "sms", "phone": ""}, "phone"),
+        ({"preferred_channel": "slack", "slack_user_id": ""}, "slack_user_id"),
+        ({"quiet_hours_start": "22:00"}, "quiet_hours_end"),
+    ],
+)
+def test_a_rule_across_learner_fields_is_422(api_client, staff_user, grant, override, field):
+    api_client.force_authenticate(grant(staff_user, "learners.add_learner"))
+    response = api_client.post(URL, _payload(**override), format="json")
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == "unprocessable" and field in response.json()["errors"]
+    assert not Learner.objects.exists()
+
+
+def test_filtering_by_an_unknown_cohort_lists_nothing(api_client, staff_user, grant):
+    LearnerFactory()
+    api_client.force_authenticate(grant(staff_user, "learners.view_learner"))
+    assert api_client.get(URL).json()["count"] == 1
+    response = api_client.get(URL, {"store": 999_999, "manager": 999_999})
+    assert response.status_code == 200 and response.json()["count"] == 0
 
 
 def test_me_shows_and_updates_the_callers_own_profile(learner_client):

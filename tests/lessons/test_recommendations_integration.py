@@ -297,10 +297,20 @@ def test_saving_and_unsaving_a_topic(catalogue, learner_client):
     assert reasons["fire-drill"] != "you saved this for later"
 
 
-def test_saving_an_unknown_topic_is_a_field_error(catalogue, learner_client):
+def test_saving_an_unknown_topic_is_a_404_naming_the_field(catalogue, learner_client):
     response = learner_client.post("/api/v1/me/saved-topics/", {"topic": "nope"}, format="json")
-    assert response.status_code == 400
-    assert "topic" in json.dumps(response.json())
+    assert response.status_code == 404
+    assert response.json()["details"] == {"field": "topic", "value": "nope"}
+
+
+@pytest.mark.parametrize("strategy", ["hybrid", "collaborative", "content_based"])
+def test_completed_topics_can_be_kept_in_every_strategy(catalogue, learner_client, strategy):
+    # The cache keys this variant as "<strategy>+completed", longer than a strategy name.
+    response = learner_client.get(
+        f"/api/v1/me/recommendations/?strategy={strategy}&exclude_completed=false"
+    )
+    assert response.status_code == 200
+    assert response.json()["strategy"] == strategy
 
 
 def test_the_schema_documents_the_recommendation_endpoints(api_client):

@@ -73,7 +73,7 @@ def test_a_colleagues_phone_is_not_taken_without_the_code(
     assert response.json()["pending_phone"] == COLLEAGUE_PHONE
     assert len(_sms_to(live, COLLEAGUE_PHONE)) == 1
     assert _sms_to(live, "+15550000001") == []
-    assert guess.status_code == 400 and guess.json()["code"] == "invalid_code"
+    assert guess.status_code == 422 and guess.json()["code"] == "invalid_code"
     learner = Learner.objects.get(pk=me.learner.pk)
     assert learner.phone == "+15550000001"
     assert learner.delivery_address("sms") == "+15550000001"  # messages keep the old one
@@ -95,7 +95,7 @@ def test_the_code_texted_to_the_new_phone_makes_it_the_address(
     assert response.json()["pending_phone"] is None
     assert Learner.objects.get(pk=me.learner.pk).delivery_address("sms") == "+15559990000"
     again = me.post(VERIFY_CONTACT, {"channel": "sms", "code": code}, format="json")
-    assert again.status_code == 400  # single use
+    assert again.status_code == 422  # single use
 
 
 def test_a_slack_id_is_not_taken_without_the_dm_code(
@@ -110,7 +110,7 @@ def test_a_slack_id_is_not_taken_without_the_dm_code(
     assert response.json()["slack_user_id"] == "UME000001"
     assert response.json()["pending_slack_user_id"] == "UCOLLEAGUE"
     [dm] = _dms_to(live, "UCOLLEAGUE")
-    assert wrong.status_code == 400
+    assert wrong.status_code == 422
     assert Learner.objects.get(pk=me.learner.pk).delivery_address("slack") == "UME000001"
     # and the real code (from the DM) proves it
     ok = me.post(VERIFY_CONTACT, {"channel": "slack", "code": code_in(dm)}, format="json")
@@ -128,7 +128,7 @@ def test_five_wrong_codes_void_the_pending_phone(
     for _ in range(5):
         me.post(VERIFY_CONTACT, {"channel": "sms", "code": wrong}, format="json")
     response = me.post(VERIFY_CONTACT, {"channel": "sms", "code": code}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert Learner.objects.get(pk=me.learner.pk).phone == "+15550000001"
     assert me.get("/api/v1/me/").json()["pending_phone"] is None
 
@@ -138,7 +138,7 @@ def test_an_expired_code_is_refused(me, live, django_capture_on_commit_callbacks
     code = code_in(_sms_to(live, "+15559990000")[-1])
     LearnerVerification.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     response = me.post(VERIFY_CONTACT, {"channel": "sms", "code": code}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert Learner.objects.get(pk=me.learner.pk).phone == "+15550000001"
 
 

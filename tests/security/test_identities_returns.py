@@ -144,9 +144,9 @@ def test_the_link_works_once_and_only_as_issued(
     first = user.post(CONFIRM, {"token": token}, format="json")
     again = other.post(CONFIRM, {"token": token}, format="json")
     # then
-    assert forged.status_code == 400 and forged.json()["code"] == "invalid_link"
+    assert forged.status_code == 422 and forged.json()["code"] == "invalid_link"
     assert first.status_code == 200
-    assert again.status_code == 400 and again.json()["code"] == "invalid_link"
+    assert again.status_code == 422 and again.json()["code"] == "invalid_link"
     assert list(CustomerAccess.objects.values_list("user__username", flat=True)) == ["someone"]
     # the secret is not stored, only its hash
     link = CustomerAccessLink.objects.get()
@@ -160,7 +160,7 @@ def test_an_expired_link_is_refused(
     _ask(user, django_capture_on_commit_callbacks, order_id="ORD-1", email="shopper@example.com")
     CustomerAccessLink.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     response = user.post(CONFIRM, {"token": _token_from_mail()}, format="json")
-    assert response.status_code == 400 and not CustomerAccess.objects.exists()
+    assert response.status_code == 422 and not CustomerAccess.objects.exists()
 
 
 def test_access_to_one_customer_is_not_access_to_another(

@@ -77,9 +77,9 @@ def test_claiming_someone_elses_employee_id_without_their_code_fails(
     # then
     assert asked.status_code == 202
     assert [m.to for m in mail.outbox] == [["jane.roe@frontline.test"]]
-    assert {g.status_code for g in guesses} == {400}
+    assert {g.status_code for g in guesses} == {422}
     assert {g.json()["code"] for g in guesses} == {"invalid_code"}
-    assert old_style.status_code == 400
+    assert old_style.status_code == 422  # no code: a rule across fields
     assert not get_user_model().objects.exists()
     assert Learner.objects.get(pk=roster.pk).user_id is None
 
@@ -151,7 +151,7 @@ def test_step_two_answers_the_same_for_unknown_claimed_or_wrong(
         _claim(api_client, "123456", employee_id=employee_id)
         for employee_id in ("EMP100", "EMP999", "EMP200")
     ]
-    assert {a.status_code for a in answers} == {400}
+    assert {a.status_code for a in answers} == {422}
     assert len({a.content for a in answers}) == 1
 
 
@@ -165,10 +165,10 @@ def test_five_wrong_codes_void_the_code(
     wrong = "000000" if code != "000000" else "111111"
     # when
     for _ in range(5):
-        assert _claim(api_client, wrong).status_code == 400
+        assert _claim(api_client, wrong).status_code == 422
     right = _claim(api_client, code)
     # then
-    assert right.status_code == 400 and right.json()["code"] == "invalid_code"
+    assert right.status_code == 422 and right.json()["code"] == "invalid_code"
     verification = LearnerVerification.objects.get()
     assert verification.attempts == 5 and verification.voided_at is not None
     assert not get_user_model().objects.exists()
@@ -180,7 +180,7 @@ def test_the_code_is_single_use_and_a_claimed_employee_cannot_be_claimed_again(
     request_code(api_client, django_capture_on_commit_callbacks, employee_id="EMP100")
     code = emailed_code(roster.email)
     assert _claim(api_client, code).status_code == 201
-    assert _claim(api_client, code).status_code == 400
+    assert _claim(api_client, code).status_code == 422
     mail.outbox.clear()
     again = request_code(api_client, django_capture_on_commit_callbacks, employee_id="EMP100")
     assert again.status_code == 202 and mail.outbox == []
@@ -198,9 +198,9 @@ def test_an_expired_code_or_one_replaced_by_a_newer_one_is_refused(
     # when / then: the first is void (refused even if the two happen to be equal)
     assert LearnerVerification.objects.filter(voided_at__isnull=False).count() == 1
     if first != second:
-        assert _claim(api_client, first).status_code == 400
+        assert _claim(api_client, first).status_code == 422
     LearnerVerification.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert _claim(api_client, second).status_code == 400
+    assert _claim(api_client, second).status_code == 422
     assert not get_user_model().objects.exists()
 
 
