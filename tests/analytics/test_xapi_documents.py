@@ -511,3 +511,29 @@ def test_the_stored_agent_is_kept_for_the_admin(docs):
     assert document.agent == AGENT
     assert document.agent_key == "mbox:mailto:ada@example.com"
     assert json.loads(bytes(document.content)) == {"v": 1}
+
+
+# --- admin ------------------------------------------------------------------------------
+
+
+def test_the_admin_lists_documents_read_only_filtered_by_kind_and_searched(
+    docs, client, django_user_model
+):
+    # given a state and an agent profile
+    docs.put(STATE, state_params(stateId="bookmark"), {"v": 1})
+    docs.put(AGENT_PROFILE, {"agent": {"mbox": "mailto:grace@example.com"}, "profileId": "p"}, b"x")
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-1!")
+    client.force_login(admin_user)
+    url = "/admin/analytics/xapidocument/"
+    # when
+    states = client.get(url, {"kind__exact": "state"})
+    searched = client.get(url, {"q": "grace"})
+    document = XapiDocument.objects.get(kind=DocumentKind.STATE)
+    detail = client.get(f"{url}{document.pk}/change/")
+    # then
+    assert states.status_code == 200
+    assert b"bookmark" in states.content and b"mailto:grace" not in states.content
+    assert b"mailto:grace" in searched.content and b"bookmark" not in searched.content
+    assert detail.status_code == 200
+    assert b"&quot;v&quot;: 1" in detail.content or b'"v": 1' in detail.content
+    assert client.post(f"{url}add/", {}).status_code == 403
