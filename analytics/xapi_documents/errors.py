@@ -21,6 +21,16 @@ class DocumentConflictError(XapiError, ConflictError):
     )
 
 
+class DocumentPreconditionMissingError(XapiError):
+    """PUT of a new profile document without If-None-Match: * (or If-Match)."""
+
+    code = "precondition_required"
+    default_message = (
+        "A PUT to a profile document needs If-None-Match: * to create it, "
+        "or If-Match with its ETag to replace it."
+    )
+
+
 class DocumentPreconditionError(XapiError):
     code = "precondition_failed"
     status_code = 412

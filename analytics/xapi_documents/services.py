@@ -6,8 +6,10 @@ Writes of the document resources (xAPI 1.0.3 Communication §2.2 and §3.1 "Conc
   document stored, behaves as PUT.
 - The ETag is the SHA-1 of the stored bytes. If-Match (an ETag or `*`) and If-None-Match
   (`*` or ETags) are honoured on PUT, POST and DELETE: a mismatch is 412, nothing written.
-- A PUT onto an existing Activity or Agent Profile document with neither header is 409
-  (§3.1); State documents may be replaced without them ("state conflicts are unlikely").
+- A PUT to an Activity or Agent Profile document with neither header is refused: 409 when
+  the document exists (§3.1), 400 when it does not (the client must say which it means,
+  If-None-Match: * to create; the ADL conformance suite asks for exactly this). State
+  documents are written without them ("state conflicts are unlikely", §3.1).
 - The database's unique constraint decides races: two writers creating the same document
   never make two rows; the loser is handled as if it had come second.
 """
@@ -28,6 +30,7 @@ from analytics.xapi_documents.errors import (
     DocumentConflictError,
     DocumentMergeError,
     DocumentPreconditionError,
+    DocumentPreconditionMissingError,
 )
 
 JSON = "application/json"
@@ -163,8 +166,10 @@ def document_put(
         return document
 
     def values_for(current: XapiDocument | None) -> dict[str, Any]:
-        if current is not None and not preconditions.given:
-            raise DocumentConflictError()
+        if not preconditions.given:
+            if current is not None:
+                raise DocumentConflictError()
+            raise DocumentPreconditionMissingError()
         return _values(body, agent=agent)
 
     return _locked_write(name, preconditions=preconditions, values_for=values_for)

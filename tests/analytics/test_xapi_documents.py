@@ -291,16 +291,27 @@ def test_without_credentials_it_is_401(docs):
 # --- concurrency headers ----------------------------------------------------------------
 
 
+NEW = {"If-None-Match": "*"}
+
+
 def _profile(profile_id="settings"):
     return {"activityId": ACTIVITY_ID, "profileId": profile_id}
 
 
 def test_put_onto_an_existing_profile_without_headers_is_409_and_changes_nothing(docs):
-    docs.put(ACTIVITY_PROFILE, _profile(), {"v": 1})
+    docs.put(ACTIVITY_PROFILE, _profile(), {"v": 1}, headers=NEW)
     response = docs.put(ACTIVITY_PROFILE, _profile(), {"v": 2})
     assert response.status_code == 409
     assert response.json()["message"]
     assert docs.get(ACTIVITY_PROFILE, _profile()).json() == {"v": 1}
+
+
+def test_put_of_a_new_profile_without_headers_is_400_asking_for_if_none_match(docs):
+    response = docs.put(AGENT_PROFILE, {"agent": AGENT, "profileId": "p"}, {"v": 1})
+    assert response.status_code == 400
+    assert response.json()["code"] == "precondition_required"
+    assert "If-None-Match" in response.json()["message"]
+    assert not XapiDocument.objects.exists()
 
 
 def test_if_none_match_star_creates_only_when_absent(docs):
@@ -313,7 +324,7 @@ def test_if_none_match_star_creates_only_when_absent(docs):
 
 
 def test_if_match_with_the_current_etag_replaces_the_document(docs):
-    docs.put(ACTIVITY_PROFILE, _profile(), {"v": 1})
+    docs.put(ACTIVITY_PROFILE, _profile(), {"v": 1}, headers=NEW)
     etag = docs.get(ACTIVITY_PROFILE, _profile())["ETag"]
     response = docs.put(ACTIVITY_PROFILE, _profile(), {"v": 2}, headers={"If-Match": etag})
     assert response.status_code == 204
@@ -322,7 +333,7 @@ def test_if_match_with_the_current_etag_replaces_the_document(docs):
 
 @pytest.mark.parametrize("if_match", [f'"{"0" * 40}"', 'W/"abc"', '"a", "b"'])
 def test_if_match_with_another_etag_is_412_and_changes_nothing(docs, if_match):
-    docs.put(ACTIVITY_PROFILE, _profile(), {"v": 1})
+    docs.put(ACTIVITY_PROFILE, _profile(), {"v": 1}, headers=NEW)
     response = docs.put(ACTIVITY_PROFILE, _profile(), {"v": 2}, headers={"If-Match": if_match})
     assert response.status_code == 412
     assert docs.get(ACTIVITY_PROFILE, _profile()).json() == {"v": 1}
@@ -335,7 +346,7 @@ def test_if_match_on_a_missing_document_is_412(docs):
 
 
 def test_if_match_star_replaces_an_existing_document(docs):
-    docs.put(ACTIVITY_PROFILE, _profile(), {"v": 1})
+    docs.put(ACTIVITY_PROFILE, _profile(), {"v": 1}, headers=NEW)
     response = docs.put(ACTIVITY_PROFILE, _profile(), {"v": 2}, headers={"If-Match": "*"})
     assert response.status_code == 204
 
@@ -368,8 +379,8 @@ def test_get_with_if_none_match_of_the_current_etag_is_304(docs):
 
 
 def test_activity_profile_lifecycle_and_ids(docs):
-    docs.put(ACTIVITY_PROFILE, _profile("one"), {"v": 1})
-    docs.put(ACTIVITY_PROFILE, _profile("two"), b"plain", content_type="text/plain")
+    docs.put(ACTIVITY_PROFILE, _profile("one"), {"v": 1}, headers=NEW)
+    docs.put(ACTIVITY_PROFILE, _profile("two"), b"plain", content_type="text/plain", headers=NEW)
     ids = docs.get(ACTIVITY_PROFILE, {"activityId": ACTIVITY_ID})
     assert sorted(ids.json()) == ["one", "two"]
     assert docs.get(ACTIVITY_PROFILE, _profile("two")).content == b"plain"
@@ -379,7 +390,7 @@ def test_activity_profile_lifecycle_and_ids(docs):
 
 def test_agent_profile_lifecycle_and_ids(docs):
     params = {"agent": AGENT, "profileId": "preferences"}
-    assert docs.put(AGENT_PROFILE, params, {"channel": "sms"}).status_code == 204
+    assert docs.put(AGENT_PROFILE, params, {"channel": "sms"}, headers=NEW).status_code == 204
     assert docs.post(AGENT_PROFILE, params, {"lang": "fr"}).status_code == 204
     assert docs.get(AGENT_PROFILE, params).json() == {"channel": "sms", "lang": "fr"}
     assert docs.get(AGENT_PROFILE, {"agent": AGENT}).json() == ["preferences"]
@@ -394,8 +405,10 @@ def test_delete_of_a_profile_needs_its_id(docs):
 
 def test_profiles_and_states_with_the_same_ids_are_different_documents(docs):
     docs.put(STATE, state_params(stateId="x"), {"kind": "state"})
-    docs.put(ACTIVITY_PROFILE, _profile("x"), {"kind": "activity profile"})
-    docs.put(AGENT_PROFILE, {"agent": AGENT, "profileId": "x"}, {"kind": "agent profile"})
+    docs.put(ACTIVITY_PROFILE, _profile("x"), {"kind": "activity profile"}, headers=NEW)
+    docs.put(
+        AGENT_PROFILE, {"agent": AGENT, "profileId": "x"}, {"kind": "agent profile"}, headers=NEW
+    )
     assert XapiDocument.objects.count() == 3
     assert docs.get(STATE, state_params(stateId="x")).json() == {"kind": "state"}
 
@@ -456,9 +469,12 @@ def test_the_state_scope_reaches_state_and_not_profiles():
 
 def test_the_profile_scope_reaches_profiles_and_not_state():
     scoped = client_with("profile")
-    assert scoped.put(ACTIVITY_PROFILE, _profile(), {"v": 1}).status_code == 204
+    assert scoped.put(ACTIVITY_PROFILE, _profile(), {"v": 1}, headers=NEW).status_code == 204
     assert (
-        scoped.put(AGENT_PROFILE, {"agent": AGENT, "profileId": "p"}, {"v": 1}).status_code == 204
+        scoped.put(
+            AGENT_PROFILE, {"agent": AGENT, "profileId": "p"}, {"v": 1}, headers=NEW
+        ).status_code
+        == 204
     )
     assert scoped.get(STATE, state_params()).status_code == 403
 
@@ -521,7 +537,12 @@ def test_the_admin_lists_documents_read_only_filtered_by_kind_and_searched(
 ):
     # given a state and an agent profile
     docs.put(STATE, state_params(stateId="bookmark"), {"v": 1})
-    docs.put(AGENT_PROFILE, {"agent": {"mbox": "mailto:grace@example.com"}, "profileId": "p"}, b"x")
+    docs.put(
+        AGENT_PROFILE,
+        {"agent": {"mbox": "mailto:grace@example.com"}, "profileId": "p"},
+        b"x",
+        headers=NEW,
+    )
     admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-1!")
     client.force_login(admin_user)
     url = "/admin/analytics/xapidocument/"
