@@ -6,18 +6,20 @@ stored statements (nothing is written for them on the statement ingest path).
   XAPI_DEFINITION_SCAN_STATEMENTS statements naming it (as object, context activity or
   inside a SubStatement), oldest first: a later definition replaces an earlier one key by
   key, and language maps and extensions are merged entry by entry. The statements are found
-  by the statements' GIN index on `refs`, newest first, so the cost is bounded by that
-  setting whatever the activity's popularity.
+  through the statements' GIN index on `refs`, so the cost follows the activity's own
+  statements, not the size of the store.
 - The Person object of an agent lists its identifier and the names it was stored under in
   the newest XAPI_DEFINITION_SCAN_STATEMENTS statements it acted in, and the name given.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from analytics.documents import agent_key
 from analytics.models import Statement, XapiDocument
@@ -55,9 +57,27 @@ def document_ids(
 
 
 def _newest_statements(key: str, value: str) -> list[dict[str, Any]]:
-    statements = _refs_contains(Statement.objects.all(), key, value)
-    rows = statements.order_by("-stored").values_list("data", flat=True)
-    return list(rows[: settings.XAPI_DEFINITION_SCAN_STATEMENTS])[::-1]
+    """The newest statements whose `refs[key]` holds `value`, oldest first."""
+    limit = settings.XAPI_DEFINITION_SCAN_STATEMENTS
+    if connection.vendor != "postgresql":
+        statements = _refs_contains(Statement.objects.all(), key, value)
+        rows = statements.order_by("-stored").values_list("data", flat=True)
+        return list(rows[:limit])[::-1]
+    # The planner cannot estimate `refs @>` and prefers walking the stored index backwards
+    # with a filter, which reads the whole table for an activity or agent it never finds
+    # (measured on 95,000 statements: 112 ms unknown, 45 ms common). Materialising the GIN
+    # lookup first bounds the cost by the matches instead: 5-7 ms for both.
+    sql = f"""
+        WITH matching AS MATERIALIZED (
+            SELECT id, stored FROM {Statement._meta.db_table} WHERE refs @> %s::jsonb
+        )
+        SELECT s.data FROM {Statement._meta.db_table} s
+        JOIN (SELECT id FROM matching ORDER BY stored DESC LIMIT %s) newest ON newest.id = s.id
+        ORDER BY s.stored
+    """  # noqa: S608 (only the table name is formatted in)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps({key: [value]}), limit])
+        return [row[0] if isinstance(row[0], dict) else json.loads(row[0]) for row in cursor]
 
 
 def _activities_in(statement: dict[str, Any]) -> list[dict[str, Any]]:
