@@ -247,10 +247,9 @@ class _DocumentView(_XapiView):
         document = selectors.document_get(name=self._name(context, document_id))
         return _document_response(request, document)
 
-    @xapi_handler
-    def put(self, request: HttpRequest) -> HttpResponse:
+    def _write(self, request: HttpRequest, service) -> HttpResponse:
         context, agent, document_id = self._parse(request, write=True)
-        document = services.document_put(
+        document = service(
             name=self._name(context, document_id),
             body=_body(request),
             agent=agent,
@@ -259,15 +258,12 @@ class _DocumentView(_XapiView):
         return _tagged(HttpResponse(status=204), document)
 
     @xapi_handler
+    def put(self, request: HttpRequest) -> HttpResponse:
+        return self._write(request, services.document_put)
+
+    @xapi_handler
     def post(self, request: HttpRequest) -> HttpResponse:
-        context, agent, document_id = self._parse(request, write=True)
-        document = services.document_merge(
-            name=self._name(context, document_id),
-            body=_body(request),
-            agent=agent,
-            preconditions=_preconditions(request),
-        )
-        return _tagged(HttpResponse(status=204), document)
+        return self._write(request, services.document_merge)
 
     @xapi_handler
     def delete(self, request: HttpRequest) -> HttpResponse:

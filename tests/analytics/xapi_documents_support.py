@@ -1,11 +1,10 @@
 """An HTTP client for the xAPI document resources: any method, raw bodies, query parameters."""
 
-import base64
 import hashlib
 import json
 from urllib.parse import urlencode
 
-from django.test import Client
+from tests.analytics.conftest import XapiClient
 
 STATE = "/xapi/activities/state"
 ACTIVITY_PROFILE = "/xapi/activities/profile"
@@ -26,14 +25,8 @@ def state_params(**overrides):
     return {k: v for k, v in params.items() if v is not None}
 
 
-class DocumentClient:
-    def __init__(self, key: str, secret: str, version: str | None = "1.0.3"):
-        self.client = Client()
-        self.headers = {
-            "HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
-        }
-        if version:
-            self.headers["HTTP_X_EXPERIENCE_API_VERSION"] = version
+class DocumentClient(XapiClient):
+    """XapiClient's version header and Basic auth, for any method, path and raw body."""
 
     def request(self, method, path, params=None, body=None, *, content_type=None, headers=None):
         query = {
@@ -41,13 +34,7 @@ class DocumentClient:
             for name, value in (params or {}).items()
         }
         url = f"{path}?{urlencode(query)}" if query else path
-        extra = dict(self.headers)
-        for name, value in (headers or {}).items():
-            key = "HTTP_" + name.upper().replace("-", "_")
-            if value is None:
-                extra.pop(key, None)
-            else:
-                extra[key] = value
+        extra = self._headers(headers)
         if isinstance(body, dict | list):
             body = json.dumps(body).encode()
             content_type = content_type or "application/json"

@@ -124,45 +124,9 @@ def make_batches(count: int, batch_size: int) -> list[str]:
 
 def post_for(url: str, auth, bodies: list[str], seconds: float) -> tuple[float, list[float], list]:
     """THREADS clients POST `bodies` for up to `seconds`: (statements/s, latencies, sent)."""
-    stop_at = time.monotonic() + seconds
-    latencies: list[float] = []
-    sent: list[str] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    queue = iter(bodies)
-
-    def client() -> None:
-        session = requests.Session()
-        session.auth = auth
-        session.headers.update(
-            {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"}
-        )
-        while time.monotonic() < stop_at:
-            with lock:
-                body = next(queue, None)
-            if body is None:
-                return
-            started = time.perf_counter()
-            response = session.post(url, data=body)
-            elapsed = time.perf_counter() - started
-            with lock:
-                if response.status_code == 200:
-                    latencies.append(elapsed)
-                    sent.append(body)
-                else:
-                    errors.append(f"{response.status_code} {response.text[:200]}")
-
-    began = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    duration = time.perf_counter() - began
-    if errors:
-        raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]}")
-    statements = sum(len(json.loads(body)) for body in sent)
-    return statements / duration, latencies, sent
+    duration, latencies, sent = send_all("POST", [(url, body) for body in bodies], auth, seconds)
+    statements = sum(len(json.loads(body)) for _, body in sent)
+    return statements / duration, latencies, [body for _, body in sent]
 
 
 def copy_rate(bodies: list[str]) -> float:
@@ -210,9 +174,14 @@ def bare_ratios(auth, rate_50: float) -> list[float]:
     return ratios
 
 
-def send_all(method: str, work: list[tuple[str, str | None]], auth) -> tuple[float, list[float]]:
-    """THREADS clients send every (url, body) of `work`: (requests/s, latencies)."""
+def send_all(
+    method: str, work: list[tuple[str, str | None]], auth, seconds: float | None = None
+) -> tuple[float, list[float], list[tuple[str, str | None]]]:
+    """THREADS clients send each (url, body) of `work`, for up to `seconds` if given:
+    (duration, latencies, what was sent and answered 200/204)."""
+    stop_at = time.monotonic() + seconds if seconds is not None else float("inf")
     latencies: list[float] = []
+    sent: list[tuple[str, str | None]] = []
     errors: list[str] = []
     lock = threading.Lock()
     queue = iter(work)
@@ -223,7 +192,7 @@ def send_all(method: str, work: list[tuple[str, str | None]], auth) -> tuple[flo
         session.headers.update(
             {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"}
         )
-        while True:
+        while time.monotonic() < stop_at:
             with lock:
                 item = next(queue, None)
             if item is None:
@@ -235,6 +204,7 @@ def send_all(method: str, work: list[tuple[str, str | None]], auth) -> tuple[flo
             with lock:
                 if response.status_code in (200, 204):
                     latencies.append(elapsed)
+                    sent.append(item)
                 else:
                     errors.append(f"{response.status_code} {response.text[:200]}")
 
@@ -247,7 +217,7 @@ def send_all(method: str, work: list[tuple[str, str | None]], auth) -> tuple[flo
     duration = time.perf_counter() - began
     if errors:
         raise SystemExit(f"{len(errors)} failed {method} requests, e.g. {errors[0]}")
-    return len(latencies) / duration, latencies
+    return duration, latencies, sent
 
 
 def state_bench(base: str, auth) -> tuple[float, list[float]]:
@@ -265,9 +235,9 @@ def state_bench(base: str, auth) -> tuple[float, list[float]]:
         }
         urls.append(f"{base}/activities/state?{urlencode(query)}")
     body = json.dumps({"page": 7, "answers": ["b", "d", "a"], "suspend_data": "x" * 400})
-    rate, _ = send_all("PUT", [(url, body) for url in urls], auth)
-    _, latencies = send_all("GET", [(url, None) for url in urls], auth)
-    return rate, latencies
+    duration, _, sent = send_all("PUT", [(url, body) for url in urls], auth)
+    _, latencies, _ = send_all("GET", [(url, None) for url in urls], auth)
+    return len(sent) / duration, latencies
 
 
 def percentile(values: list[float], q: float) -> float:
