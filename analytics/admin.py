@@ -578,7 +578,7 @@ class XapiDocumentAdmin(ReadOnlyAdmin):
     list_display = ["document_id", "kind", "activity_id", "agent_key", "registration", "updated_at"]
     list_filter = ["kind"]
     search_fields = ["activity_id", "agent_key", "=document_id"]
-    ordering = ["-updated_at"]
+    ordering = ["-id"]  # newest first by the primary key: no index on updated_at to keep
     show_full_result_count = False
     exclude = ["content"]
     readonly_fields = ["content_preview"]

@@ -62,6 +62,22 @@ def test_a_state_document_is_replaced_by_put_without_concurrency_headers(docs):
     assert XapiDocument.objects.count() == 1
 
 
+def test_a_state_put_without_headers_is_one_upsert(docs):
+    # given
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    docs.put(STATE, state_params(), {"page": 1})
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = docs.put(STATE, state_params(), {"page": 2})
+    # then one statement touched the documents: INSERT … ON CONFLICT DO UPDATE
+    assert response.status_code == 204
+    touching = [q["sql"] for q in queries if "analytics_xapidocument" in q["sql"]]
+    assert len(touching) == 1
+    assert touching[0].startswith("INSERT") and "ON CONFLICT" in touching[0]
+
+
 def test_the_agent_is_identified_by_its_identifier_not_its_name(docs):
     docs.put(STATE, state_params(), {"page": 3})
     renamed = {"objectType": "Agent", "name": "Ada L.", "mbox": AGENT["mbox"]}
