@@ -19,6 +19,7 @@ from django.db import models
 ACTIVITY_ID_MAX_BYTES = 1000
 AGENT_KEY_MAX_BYTES = 600
 DOCUMENT_ID_MAX_BYTES = 600
+CONTENT_TYPE_MAX_LENGTH = 255
 
 
 class DocumentKind(models.TextChoices):
@@ -39,7 +40,7 @@ class XapiDocument(models.Model):
     registration = models.CharField(max_length=36, blank=True, help_text="State only.")
     document_id = models.TextField(help_text="stateId or profileId.")
     content = models.BinaryField()
-    content_type = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=CONTENT_TYPE_MAX_LENGTH)
     etag = models.CharField(max_length=40, help_text="SHA-1 of the content, hexadecimal.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField()

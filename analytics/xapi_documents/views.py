@@ -36,6 +36,7 @@ from analytics.models import DocumentKind, XapiDocument, XapiScope
 from analytics.models.xapi_documents import (
     ACTIVITY_ID_MAX_BYTES,
     AGENT_KEY_MAX_BYTES,
+    CONTENT_TYPE_MAX_LENGTH,
     DOCUMENT_ID_MAX_BYTES,
 )
 from analytics.validation import parse_timestamp, validate_activity, validate_agent
@@ -147,7 +148,13 @@ def _body(request: HttpRequest) -> Body:
         raise too_large from exc
     if len(content) > limit:
         raise too_large
-    return Body(content, (request.content_type or "application/octet-stream").lower())
+    content_type = (request.content_type or "application/octet-stream").lower()
+    if len(content_type) > CONTENT_TYPE_MAX_LENGTH:
+        raise RequestInvalidError(
+            f"Content-Type is longer than {CONTENT_TYPE_MAX_LENGTH} characters.",
+            header="Content-Type",
+        )
+    return Body(content, content_type)
 
 
 def _require_scope(request: HttpRequest, *scopes: str) -> None:

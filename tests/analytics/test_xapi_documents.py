@@ -274,6 +274,25 @@ def test_bad_state_parameters_are_400_with_a_reason(docs, method, params):
     assert not XapiDocument.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("overrides", "limit"),
+    [
+        ({"activityId": ACTIVITY_ID + "/" + "a" * 1000}, "activityId"),
+        ({"stateId": "s" * 601}, "stateId"),
+    ],
+)
+def test_names_too_long_for_the_index_are_400(docs, overrides, limit):
+    response = docs.put(STATE, state_params(**overrides), {"x": 1})
+    assert response.status_code == 400
+    assert limit in response.json()["message"]
+
+
+def test_a_content_type_longer_than_the_column_is_400(docs):
+    response = docs.put(STATE, state_params(), b"x", content_type="text/" + "x" * 300)
+    assert response.status_code == 400
+    assert not XapiDocument.objects.exists()
+
+
 @pytest.mark.parametrize("method", ["PUT", "POST"])
 def test_writes_need_the_state_id(docs, method):
     response = docs.request(method, STATE, state_params(stateId=None), {"x": 1})
