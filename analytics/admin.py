@@ -21,6 +21,7 @@ from analytics.models import (
     Statement,
     StatementFlat,
     XapiCredential,
+    XapiDocument,
     XapiScope,
 )
 from analytics.models.engagement import (
@@ -568,3 +569,23 @@ class ReportDeliveryAdmin(admin.ModelAdmin):
             except ReportScheduleError as exc:
                 self.message_user(request, exc.message, messages.WARNING)
         self.message_user(request, f"Requeued {done} report delivery(ies).", messages.SUCCESS)
+
+
+@admin.register(XapiDocument)
+class XapiDocumentAdmin(ReadOnlyAdmin):
+    """State and profile documents, as stored through /xapi (read-only: clients own them)."""
+
+    list_display = ["document_id", "kind", "activity_id", "agent_key", "registration", "updated_at"]
+    list_filter = ["kind"]
+    search_fields = ["activity_id", "agent_key", "=document_id"]
+    ordering = ["-id"]  # newest first by the primary key: no index on updated_at to keep
+    show_full_result_count = False
+    exclude = ["content"]
+    readonly_fields = ["content_preview"]
+
+    @admin.display(description="content")
+    def content_preview(self, obj: XapiDocument) -> str:
+        content = bytes(obj.content)
+        if not obj.is_json:
+            return f"{len(content)} bytes of {obj.content_type}"
+        return content[:2000].decode(errors="replace")

@@ -779,6 +779,12 @@ XAPI_LOCKOUT_THRESHOLD = env_int("XAPI_LOCKOUT_THRESHOLD", 5)
 XAPI_ADDRESS_LOCKOUT_THRESHOLD = env_int("XAPI_ADDRESS_LOCKOUT_THRESHOLD", 20)
 XAPI_LOCKOUT_WINDOW_SECONDS = env_int("XAPI_LOCKOUT_WINDOW_SECONDS", 1200)
 XAPI_LOCKOUT_SECONDS = env_int("XAPI_LOCKOUT_SECONDS", 1200)
+# Document resources (State, Activity/Agent Profile): the largest document stored (413
+# beyond; keep it below DATA_UPLOAD_MAX_MEMORY_SIZE, Django's own ceiling), and how many
+# of an activity's or agent's newest statements the Activities and Agents resources merge
+# into a canonical definition / Person object.
+XAPI_DOCUMENT_MAX_BYTES = env_int("XAPI_DOCUMENT_MAX_BYTES", 1_048_576)
+XAPI_DEFINITION_SCAN_STATEMENTS = env_int("XAPI_DEFINITION_SCAN_STATEMENTS", 200)
 # ETL (ETL_MODE above): the stream and consumer group, statements per flatten batch,
 # stream entries per read, idle time after which a dead consumer's entries are reclaimed,
 # and how far back each sweep looks before its last start (covers open transactions).

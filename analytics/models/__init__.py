@@ -4,7 +4,8 @@ Analytics models, one module per concern:
 - `statements`: the xAPI learning record store and its flattened query table;
 - `engagement`: engagement events from the other apps and their daily rollups;
 - `reports`: scheduled reports, their executions (CSV + PDF) and per-target deliveries;
-- `console`: the audit log of the safe query console (which also carries its permission).
+- `console`: the audit log of the safe query console (which also carries its permission);
+- `xapi_documents`: the State, Activity Profile and Agent Profile documents of the store.
 """
 
 from analytics.models.console import QueryRun
@@ -31,9 +32,11 @@ from analytics.models.statements import (
     XapiCredential,
     XapiScope,
 )
+from analytics.models.xapi_documents import DocumentKind, XapiDocument
 
 __all__ = [
     "CohortEngagementDay",
+    "DocumentKind",
     "EngagementEvent",
     "EngagementMetric",
     "EtlCheckpoint",
@@ -50,5 +53,6 @@ __all__ = [
     "StatementFlat",
     "TargetKind",
     "XapiCredential",
+    "XapiDocument",
     "XapiScope",
 ]

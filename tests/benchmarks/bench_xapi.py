@@ -9,6 +9,10 @@ same statements' JSON into a plain table; the last line is the median ratio
 `xapi_bare_wsgi_copy_ratio` runs the same pairs against tests/benchmarks/xapi_bare_wsgi.py,
 a bare WSGI app that only COPYs each batch and commits: the ceiling of that ratio on the
 machine at hand, since no app that answers after a durable commit can do less.
+
+Beside them, on the same server: `state_put_rate`, BENCH_XAPI_STATE_PUTS State documents
+(small JSON, distinct ids over a few hundred agents) PUT by the client threads, in
+documents/s, and `state_get_p95`, the 95th percentile latency of one GET of each.
 """
 
 from __future__ import annotations
@@ -36,13 +40,14 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from analytics.models import Statement, StatementFlat  # noqa: E402
+from analytics.models import Statement, StatementFlat, XapiDocument  # noqa: E402
 from analytics.services import xapi_credential_create  # noqa: E402
 
 THREADS = int(os.environ.get("BENCH_XAPI_THREADS", "4"))
 PHASE_SECONDS = float(os.environ.get("BENCH_XAPI_SECONDS", "4"))
 PAIRS = int(os.environ.get("BENCH_XAPI_PAIRS", "5"))
 PAIR_SECONDS = float(os.environ.get("BENCH_XAPI_PAIR_SECONDS", "3"))
+STATE_PUTS = int(os.environ.get("BENCH_XAPI_STATE_PUTS", "2000"))
 
 
 def make_statement(n: int) -> dict:
@@ -119,45 +124,9 @@ def make_batches(count: int, batch_size: int) -> list[str]:
 
 def post_for(url: str, auth, bodies: list[str], seconds: float) -> tuple[float, list[float], list]:
     """THREADS clients POST `bodies` for up to `seconds`: (statements/s, latencies, sent)."""
-    stop_at = time.monotonic() + seconds
-    latencies: list[float] = []
-    sent: list[str] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    queue = iter(bodies)
-
-    def client() -> None:
-        session = requests.Session()
-        session.auth = auth
-        session.headers.update(
-            {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"}
-        )
-        while time.monotonic() < stop_at:
-            with lock:
-                body = next(queue, None)
-            if body is None:
-                return
-            started = time.perf_counter()
-            response = session.post(url, data=body)
-            elapsed = time.perf_counter() - started
-            with lock:
-                if response.status_code == 200:
-                    latencies.append(elapsed)
-                    sent.append(body)
-                else:
-                    errors.append(f"{response.status_code} {response.text[:200]}")
-
-    began = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    duration = time.perf_counter() - began
-    if errors:
-        raise SystemExit(f"{len(errors)} failed requests, e.g. {errors[0]}")
-    statements = sum(len(json.loads(body)) for body in sent)
-    return statements / duration, latencies, sent
+    duration, latencies, sent = send_all("POST", [(url, body) for body in bodies], auth, seconds)
+    statements = sum(len(json.loads(body)) for _, body in sent)
+    return statements / duration, latencies, [body for _, body in sent]
 
 
 def copy_rate(bodies: list[str]) -> float:
@@ -205,6 +174,72 @@ def bare_ratios(auth, rate_50: float) -> list[float]:
     return ratios
 
 
+def send_all(
+    method: str, work: list[tuple[str, str | None]], auth, seconds: float | None = None
+) -> tuple[float, list[float], list[tuple[str, str | None]]]:
+    """THREADS clients send each (url, body) of `work`, for up to `seconds` if given:
+    (duration, latencies, what was sent and answered 200/204)."""
+    stop_at = time.monotonic() + seconds if seconds is not None else float("inf")
+    latencies: list[float] = []
+    sent: list[tuple[str, str | None]] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    queue = iter(work)
+
+    def client() -> None:
+        session = requests.Session()
+        session.auth = auth
+        session.headers.update(
+            {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"}
+        )
+        while time.monotonic() < stop_at:
+            with lock:
+                item = next(queue, None)
+            if item is None:
+                return
+            url, body = item
+            started = time.perf_counter()
+            response = session.request(method, url, data=body)
+            elapsed = time.perf_counter() - started
+            with lock:
+                if response.status_code in (200, 204):
+                    latencies.append(elapsed)
+                    sent.append(item)
+                else:
+                    errors.append(f"{response.status_code} {response.text[:200]}")
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    duration = time.perf_counter() - began
+    if errors:
+        raise SystemExit(f"{len(errors)} failed {method} requests, e.g. {errors[0]}")
+    return duration, latencies, sent
+
+
+def state_bench(base: str, auth) -> tuple[float, list[float]]:
+    """STATE_PUTS State PUTs, then one GET of each: (documents/s, GET latencies)."""
+    from urllib.parse import urlencode
+
+    XapiDocument.objects.all().delete()
+    urls = []
+    for n in range(STATE_PUTS):
+        agent = {"account": {"homePage": "https://frontline.example", "name": f"learner:{n % 400}"}}
+        query = {
+            "activityId": f"https://frontline.example/xapi/activities/lessons/{n % 50}",
+            "agent": json.dumps(agent),
+            "stateId": f"bookmark-{n}",
+        }
+        urls.append(f"{base}/activities/state?{urlencode(query)}")
+    body = json.dumps({"page": 7, "answers": ["b", "d", "a"], "suspend_data": "x" * 400})
+    duration, _, sent = send_all("PUT", [(url, body) for url in urls], auth)
+    _, latencies, _ = send_all("GET", [(url, None) for url in urls], auth)
+    return len(sent) / duration, latencies
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -241,6 +276,9 @@ def main() -> None:
             copy_rates.append(baseline)
             ratios.append(project / baseline)
         print(f"copy_jsonb_rate: {statistics.median(copy_rates):.0f} statements/s")
+        state_rate, state_latencies = state_bench(f"http://127.0.0.1:{port}/xapi", auth)
+        print(f"state_put_rate: {state_rate:.0f} documents/s")
+        print(f"state_get_p95: {percentile(state_latencies, 0.95) * 1000:.1f} ms")
         server.terminate()
         server.wait(20)
         # The same pairs against a bare WSGI app that only COPYs and commits: what the ratio
