@@ -1,0 +1,128 @@
+"""Admin of completion rewards: the rewards (read-only, with "issue pending") and budgets."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from lessons.rewards import services
+from lessons.rewards.models import PathReward, RewardBudget, RewardStatus
+
+REWARD_FIELDS = (
+    "learner",
+    "template",
+    "learning_path",
+    "cohort",
+    "month",
+    "status",
+    "amount",
+    "currency",
+    "gift_card_code",
+    "failure_reason",
+    "completed_at",
+    "issued_at",
+    "code_sent_at",
+    "code_channel",
+    "created_at",
+    "updated_at",
+)
+
+
+@admin.register(PathReward)
+class PathRewardAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "learner",
+        "template",
+        "cohort",
+        "month",
+        "status",
+        "amount",
+        "currency",
+        "gift_card_code",
+        "code_sent_at",
+        "completed_at",
+    ]
+    list_filter = ["status", "month", "cohort", "template"]
+    search_fields = [
+        "learner__employee_id",
+        "learner__first_name",
+        "learner__last_name",
+        "learner__email",
+    ]
+    list_select_related = ["learner", "template", "cohort", "gift_card"]
+    date_hierarchy = "completed_at"
+    actions = ["issue_pending"]
+    fieldsets = [
+        (None, {"fields": ["learner", "template", "learning_path", "cohort", "status"]}),
+        ("Reward", {"fields": ["amount", "currency", "month", "gift_card_code", "failure_reason"]}),
+        (
+            "Timeline",
+            {
+                "fields": [
+                    "completed_at",
+                    "issued_at",
+                    "code_sent_at",
+                    "code_channel",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = REWARD_FIELDS
+
+    @admin.display(description="Gift card")
+    def gift_card_code(self, obj):
+        return obj.gift_card.masked_code if obj.gift_card_id else "—"
+
+    # Rewards are written by the path.completed handler and the pending sweep only.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_issue_permission(self, request) -> bool:
+        return request.user.has_perm("lessons.issue_pathreward")
+
+    @admin.action(
+        description="Issue pending rewards (where the budget allows)", permissions=["issue"]
+    )
+    def issue_pending(self, request, queryset):
+        ids = list(queryset.filter(status=RewardStatus.PENDING_BUDGET).values_list("pk", flat=True))
+        if not ids:
+            self.message_user(
+                request, "None of the selected rewards is pending budget.", messages.WARNING
+            )
+            return
+        result = services.path_rewards_issue_pending(reward_ids=ids)
+        level = messages.SUCCESS if not result.still_pending else messages.WARNING
+        self.message_user(request, f"Pending rewards: {result}.", level)
+
+
+@admin.register(RewardBudget)
+class RewardBudgetAdmin(admin.ModelAdmin):
+    list_display = ["template", "cohort", "month", "budget_amount", "limit_shown", "spent"]
+    list_filter = ["month", "template"]
+    list_select_related = ["template", "cohort"]
+    fields = ["template", "cohort", "month", "budget_amount", "limit_shown", "spent"]
+    readonly_fields = ["template", "cohort", "month", "limit_shown", "spent"]
+
+    @admin.display(description="Budget in force")
+    def limit_shown(self, obj):
+        return f"{obj.template.reward_currency} {obj.limit}"
+
+    @admin.display(description="Issued")
+    def spent(self, obj):
+        amount = services.budget_spent(
+            template_id=obj.template_id, cohort_id=obj.cohort_id, month=obj.month
+        )
+        return f"{obj.template.reward_currency} {amount}"
+
+    # Rows are created by the first reward of a cohort's month; staff only raise or lower
+    # the budget of one.
+    def has_add_permission(self, request):
+        return False
