@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import admin, messages
 
 from lessons.rewards import services
 from lessons.rewards.models import PathReward, RewardBudget, RewardStatus
+
+
+class MonthFilter(admin.SimpleListFilter):
+    """Budget months that have rows, newest first."""
+
+    title = "budget month"
+    parameter_name = "month"
+
+    def lookups(self, request, model_admin):
+        months = model_admin.model.objects.order_by("-month").values_list("month", flat=True)
+        months = months.distinct()
+        return [(m.isoformat(), f"{m:%B %Y}") for m in months]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            try:
+                return queryset.filter(month=datetime.date.fromisoformat(self.value()))
+            except ValueError:
+                return queryset.none()
+        return queryset
+
 
 REWARD_FIELDS = (
     "learner",
@@ -42,7 +65,7 @@ class PathRewardAdmin(admin.ModelAdmin):
         "code_sent_at",
         "completed_at",
     ]
-    list_filter = ["status", "month", "cohort", "template"]
+    list_filter = ["status", MonthFilter, "cohort", "template"]
     search_fields = [
         "learner__employee_id",
         "learner__first_name",
@@ -106,7 +129,7 @@ class PathRewardAdmin(admin.ModelAdmin):
 @admin.register(RewardBudget)
 class RewardBudgetAdmin(admin.ModelAdmin):
     list_display = ["template", "cohort", "month", "budget_amount", "limit_shown", "spent"]
-    list_filter = ["month", "template"]
+    list_filter = [MonthFilter, "template"]
     list_select_related = ["template", "cohort"]
     fields = ["template", "cohort", "month", "budget_amount", "limit_shown", "spent"]
     readonly_fields = ["template", "cohort", "month", "limit_shown", "spent"]

@@ -23,32 +23,47 @@ def path_reward_for_delivery(*, reward_id: int) -> PathReward | None:
 
 
 def path_reward_month_summary(*, now: datetime.datetime | None = None) -> dict[str, Any]:
-    """This month's rewards: issued (count and amount per currency), pending, and what is
-    left of each cohort's budget that has been drawn on this month."""
+    """This month's rewards: issued (count and amount per currency), pending and failed (of
+    any month), and what is left of each cohort's budget drawn on this month. Two queries,
+    however many rewards there are (the dashboard counts its queries)."""
     month = month_of(now or timezone.now())
-    issued = list(
-        PathReward.objects.filter(status=RewardStatus.ISSUED, month=month)
-        .values("currency")
-        .annotate(count=Count("id"), amount=Sum("amount"))
-        .order_by("currency")
-    )
-    pending = PathReward.objects.filter(status=RewardStatus.PENDING_BUDGET).count()
-    failed = PathReward.objects.filter(status=RewardStatus.FAILED).count()
-    spent = {
-        (row["template_id"], row["cohort_id"]): row
-        for row in PathReward.objects.filter(month=month)
-        .values("template_id", "cohort_id")
+    this_month_issued = Q(status=RewardStatus.ISSUED, month=month)
+    groups = (
+        PathReward.objects.filter(
+            Q(month=month) | Q(status__in=[RewardStatus.PENDING_BUDGET, RewardStatus.FAILED])
+        )
+        .values("template_id", "cohort_id", "currency")
         .annotate(
-            spent=Sum("amount", filter=Q(status=RewardStatus.ISSUED)),
-            issued=Count("id", filter=Q(status=RewardStatus.ISSUED)),
+            issued=Count("id", filter=this_month_issued),
+            spent=Sum("amount", filter=this_month_issued),
             pending=Count("id", filter=Q(status=RewardStatus.PENDING_BUDGET)),
+            failed=Count("id", filter=Q(status=RewardStatus.FAILED)),
         )
         .order_by()
-    }
+    )
+    issued: dict[str, dict[str, Any]] = {}
+    by_budget: dict[tuple[int, int | None], dict[str, Any]] = {}
+    pending = failed = 0
+    for row in groups:
+        pending += row["pending"]
+        failed += row["failed"]
+        if row["issued"]:
+            total = issued.setdefault(
+                row["currency"], {"currency": row["currency"], "count": 0, "amount": Decimal("0")}
+            )
+            total["count"] += row["issued"]
+            total["amount"] += row["spent"]
+        key = (row["template_id"], row["cohort_id"])
+        entry = by_budget.setdefault(key, {"spent": Decimal("0"), "issued": 0, "pending": 0})
+        entry["spent"] += row["spent"] or Decimal("0")
+        entry["issued"] += row["issued"]
+        entry["pending"] += row["pending"]
     budgets = []
+    templates: dict[int, PathTemplate] = {}
     for budget in RewardBudget.objects.filter(month=month).select_related("template", "cohort"):
-        row = spent.get((budget.template_id, budget.cohort_id)) or {}
+        row = by_budget.get((budget.template_id, budget.cohort_id)) or {}
         used = row.get("spent") or Decimal("0")
+        templates[budget.template_id] = budget.template
         budgets.append(
             {
                 "template": budget.template.title,
@@ -57,27 +72,27 @@ def path_reward_month_summary(*, now: datetime.datetime | None = None) -> dict[s
                 "budget": budget.limit,
                 "spent": used,
                 "left": max(budget.limit - used, Decimal("0")),
-                "issued": row.get("issued") or 0,
-                "pending": row.get("pending") or 0,
+                "issued": row.get("issued", 0),
+                "pending": row.get("pending", 0),
             }
         )
     budgets.sort(key=lambda b: (b["template"], b["cohort"]))
-    rewarded = [
-        {
-            "title": t.title,
-            "amount": t.reward_amount,
-            "currency": t.reward_currency,
-            "budget": t.reward_monthly_budget,
-            "cohort_kind": t.get_reward_cohort_kind_display(),
-        }
-        for t in PathTemplate.objects.filter(reward_amount__isnull=False).order_by("title")
-    ]
     return {
         "month": month,
-        "issued": issued,
-        "issued_count": sum(r["count"] for r in issued),
+        "issued": sorted(issued.values(), key=lambda r: r["currency"]),
+        "issued_count": sum(r["count"] for r in issued.values()),
         "pending": pending,
         "failed": failed,
         "budgets": budgets,
-        "templates": rewarded,
+        "templates": [
+            {
+                "title": t.title,
+                "amount": t.reward_amount,
+                "currency": t.reward_currency,
+                "budget": t.reward_monthly_budget,
+                "cohort_kind": t.get_reward_cohort_kind_display(),
+            }
+            for t in sorted(templates.values(), key=lambda t: t.title)
+            if t.has_reward
+        ],
     }
