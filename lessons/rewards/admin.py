@@ -30,24 +30,25 @@ class MonthFilter(admin.SimpleListFilter):
         return queryset
 
 
-REWARD_FIELDS = (
-    "learner",
-    "template",
-    "learning_path",
-    "cohort",
-    "month",
-    "status",
-    "amount",
-    "currency",
-    "gift_card_code",
-    "failure_reason",
-    "completed_at",
-    "issued_at",
-    "code_sent_at",
-    "code_channel",
-    "created_at",
-    "updated_at",
-)
+# The detail page, read-only: rewards are written by the path.completed handler and the
+# pending sweep only.
+REWARD_FIELDSETS = [
+    (None, {"fields": ["learner", "template", "learning_path", "cohort", "status"]}),
+    ("Reward", {"fields": ["amount", "currency", "month", "gift_card_code", "failure_reason"]}),
+    (
+        "Timeline",
+        {
+            "fields": [
+                "completed_at",
+                "issued_at",
+                "code_sent_at",
+                "code_channel",
+                "created_at",
+                "updated_at",
+            ]
+        },
+    ),
+]
 
 
 @admin.register(PathReward)
@@ -75,30 +76,13 @@ class PathRewardAdmin(admin.ModelAdmin):
     list_select_related = ["learner", "template", "cohort", "gift_card"]
     date_hierarchy = "completed_at"
     actions = ["issue_pending"]
-    fieldsets = [
-        (None, {"fields": ["learner", "template", "learning_path", "cohort", "status"]}),
-        ("Reward", {"fields": ["amount", "currency", "month", "gift_card_code", "failure_reason"]}),
-        (
-            "Timeline",
-            {
-                "fields": [
-                    "completed_at",
-                    "issued_at",
-                    "code_sent_at",
-                    "code_channel",
-                    "created_at",
-                    "updated_at",
-                ]
-            },
-        ),
-    ]
-    readonly_fields = REWARD_FIELDS
+    fieldsets = REWARD_FIELDSETS
+    readonly_fields = [name for _title, options in REWARD_FIELDSETS for name in options["fields"]]
 
     @admin.display(description="Gift card")
     def gift_card_code(self, obj):
         return obj.gift_card.masked_code if obj.gift_card_id else "—"
 
-    # Rewards are written by the path.completed handler and the pending sweep only.
     def has_add_permission(self, request):
         return False
 

@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -218,7 +219,11 @@ def path_reward_code_reveal(*, reward: PathReward) -> str | None:
     if reward.status != RewardStatus.ISSUED or not reward.sealed_code or not reward.gift_card_id:
         return None
     try:
-        code = codes.unseal(reward.sealed_code)
+        # Openable for as long as a card is valid: a send owed for days (a channel down)
+        # still delivers the code; the sealed copy is dropped once sent.
+        code = codes.unseal(
+            reward.sealed_code, max_age=settings.GIFT_CARD_VALIDITY_DAYS * 24 * 3600
+        )
     except signing.BadSignature:
         return None
     parsed = codes.parse(code)

@@ -301,3 +301,21 @@ def test_one_reward_per_learner_and_template_is_a_database_constraint():
             currency="USD",
             completed_at=reward.completed_at,
         )
+
+
+def test_the_sweep_is_scheduled_and_records_its_run(settings):
+    from config.celery_app import app as celery_app
+    from core.models import JobRun
+
+    entry = settings.CELERY_BEAT_SCHEDULE["lessons-issue-pending-rewards"]
+    assert entry["task"] == "lessons.issue_pending_rewards"
+    assert "lessons.issue_pending_rewards" in celery_app.tasks
+    template = rewarded_template(amount="10.00", budget="10.00")
+    for _ in range(2):
+        services.path_reward_grant(learning_path_id=completed_path(template).pk)
+    # when: the sweep runs with the budget still spent
+    assert path_rewards_issue_pending_task.delay().get() == 0
+    # then: its run is in Job runs with what it did
+    run = JobRun.objects.filter(name="lessons.issue_pending_rewards").latest("id")
+    assert run.status == "succeeded"
+    assert run.counts == {"issued": 0, "still_pending": 1}
