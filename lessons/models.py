@@ -234,10 +234,7 @@ class PathTemplate(models.Model):
                 name="lessons_template_reward_budget_covers_amount",
             ),
             models.CheckConstraint(
-                condition=(
-                    models.Q(reward_amount__isnull=True)
-                    | models.Q(reward_currency__regex=r"^[A-Z]{3}$")
-                ),
+                condition=(models.Q(reward_amount__isnull=True) | ~models.Q(reward_currency="")),
                 name="lessons_template_reward_currency_set",
             ),
             models.CheckConstraint(

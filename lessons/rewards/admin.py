@@ -75,7 +75,7 @@ class PathRewardAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["learner", "template", "cohort", "gift_card"]
     date_hierarchy = "completed_at"
-    actions = ["issue_pending"]
+    actions = ["issue_pending", "resend_code"]
     fieldsets = REWARD_FIELDSETS
     readonly_fields = [name for _title, options in REWARD_FIELDSETS for name in options["fields"]]
 
@@ -108,6 +108,19 @@ class PathRewardAdmin(admin.ModelAdmin):
         result = services.path_rewards_issue_pending(reward_ids=ids)
         level = messages.SUCCESS if not result.still_pending else messages.WARNING
         self.message_user(request, f"Pending rewards: {result}.", level)
+
+    @admin.action(description="Send the gift card code again (not sent yet)", permissions=["issue"])
+    def resend_code(self, request, queryset):
+        sent = sum(
+            services.path_reward_code_resend(reward_id=pk)
+            for pk in queryset.values_list("pk", flat=True)
+        )
+        skipped = queryset.count() - sent
+        self.message_user(
+            request,
+            f"Code sends queued: {sent}; {skipped} skipped (not issued, or already sent).",
+            messages.SUCCESS if not skipped else messages.WARNING,
+        )
 
 
 @admin.register(RewardBudget)

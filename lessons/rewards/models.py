@@ -52,10 +52,17 @@ class RewardBudget(models.Model):
     class Meta:
         ordering = ["-month", "template", "cohort"]
         constraints = [
+            # Two partial indexes rather than NULLS NOT DISTINCT, which SQLite (the embedded
+            # mode) lacks: one row per cohort's month, and one for learners without a cohort.
             models.UniqueConstraint(
                 fields=["template", "cohort", "month"],
-                nulls_distinct=False,
+                condition=models.Q(cohort__isnull=False),
                 name="lessons_reward_budget_one_per_month",
+            ),
+            models.UniqueConstraint(
+                fields=["template", "month"],
+                condition=models.Q(cohort__isnull=True),
+                name="lessons_reward_budget_one_per_month_no_cohort",
             ),
             models.CheckConstraint(
                 condition=models.Q(budget_amount__isnull=True) | models.Q(budget_amount__gte=0),

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from core import money
 from lessons.models import PathTemplate
 from lessons.rewards.models import PathReward, RewardBudget, RewardStatus
 from lessons.rewards.services import month_of
@@ -52,7 +53,7 @@ def path_reward_month_summary(*, now: datetime.datetime | None = None) -> dict[s
                 row["currency"], {"currency": row["currency"], "count": 0, "amount": Decimal("0")}
             )
             total["count"] += row["issued"]
-            total["amount"] += row["spent"]
+            total["amount"] = money.quantize(total["amount"] + row["spent"], row["currency"])
         key = (row["template_id"], row["cohort_id"])
         entry = by_budget.setdefault(key, {"spent": Decimal("0"), "issued": 0, "pending": 0})
         entry["spent"] += row["spent"] or Decimal("0")
@@ -63,6 +64,8 @@ def path_reward_month_summary(*, now: datetime.datetime | None = None) -> dict[s
     for budget in RewardBudget.objects.filter(month=month).select_related("template", "cohort"):
         row = by_budget.get((budget.template_id, budget.cohort_id)) or {}
         used = row.get("spent") or Decimal("0")
+        if budget.template.reward_currency:  # SQLite sums lose the trailing zeros
+            used = money.quantize(used, budget.template.reward_currency)
         templates[budget.template_id] = budget.template
         budgets.append(
             {

@@ -110,18 +110,22 @@ def _issue(reward: PathReward, *, now: datetime.datetime) -> bool:
     reward.issued_at = now
     reward.failure_reason = ""
     reward.save()
+    _reward_issued_event(reward)
+    return True
+
+
+def _reward_issued_event(reward: PathReward) -> None:
     publish_event(
         "path.reward_issued",
         {
             "path_reward_id": reward.pk,
             "learner_id": reward.learner_id,
             "template": reward.template.slug,
-            "gift_card_id": card.pk,
+            "gift_card_id": reward.gift_card_id,
             "amount": str(reward.amount),
             "currency": reward.currency,
         },
     )
-    return True
 
 
 @transaction.atomic
@@ -242,3 +246,14 @@ def path_reward_code_sent(*, reward_id: int, channel: str) -> PathReward:
     reward.sealed_code = ""
     reward.save(update_fields=["code_sent_at", "code_channel", "sealed_code", "updated_at"])
     return reward
+
+
+@transaction.atomic
+def path_reward_code_resend(*, reward_id: int) -> bool:
+    """Ask delivery to send an issued reward's code again (every channel refused it before,
+    or the learner has since proven a new address); False when it was already sent."""
+    reward = PathReward.objects.select_for_update().select_related("template").get(pk=reward_id)
+    if reward.status != RewardStatus.ISSUED or not reward.sealed_code or reward.code_sent_at:
+        return False
+    _reward_issued_event(reward)
+    return True

@@ -108,3 +108,34 @@ def test_a_forged_sealed_code_is_not_sent(live, caplog):
     dispatch_event(event_pk=event.pk, handler=SEND_HANDLER)
     assert slack_texts(live) == []
     assert "reward code unavailable" in [r.getMessage() for r in caplog.records]
+
+
+def test_staff_can_send_a_refused_code_again_from_the_admin(
+    live, admin_client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from core.outbox import publish_pending
+
+    # given: a learner reachable on Slack only, whose Slack refused the first send
+    learner = LearnerFactory(preferred_channel="slack", email_opted_out=True, sms_opted_out=True)
+    reward, event = issued_reward(learner)
+    live.fail_next("slack", "channel_not_found")
+    assert dispatch_event(event_pk=event.pk, handler=SEND_HANDLER) is True
+    reward.refresh_from_db()
+    assert reward.code_sent_at is None and reward.sealed_code
+    # when: staff send it again (the Slack id is fixed meanwhile)
+    url = reverse("admin:lessons_pathreward_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            url, {"action": "resend_code", "_selected_action": [reward.pk]}, follow=True
+        )
+        publish_pending()
+    # then: the code reached Slack; a second resend is refused as already sent
+    assert "Code sends queued: 1; 0 skipped" in response.content.decode()
+    [body] = slack_texts(live)
+    assert code_matches_card(CODE.findall(body["text"])[0], reward.gift_card)
+    response = admin_client.post(
+        url, {"action": "resend_code", "_selected_action": [reward.pk]}, follow=True
+    )
+    assert "Code sends queued: 0; 1 skipped" in response.content.decode()
