@@ -99,13 +99,14 @@ class PathRewardAdmin(admin.ModelAdmin):
         description="Issue pending rewards (where the budget allows)", permissions=["issue"]
     )
     def issue_pending(self, request, queryset):
-        ids = list(queryset.filter(status=RewardStatus.PENDING_BUDGET).values_list("pk", flat=True))
+        waiting = [RewardStatus.PENDING_BUDGET, RewardStatus.FAILED]
+        ids = list(queryset.filter(status__in=waiting).values_list("pk", flat=True))
         if not ids:
             self.message_user(
-                request, "None of the selected rewards is pending budget.", messages.WARNING
+                request, "None of the selected rewards is pending or failed.", messages.WARNING
             )
             return
-        result = services.path_rewards_issue_pending(reward_ids=ids)
+        result = services.path_rewards_issue_pending(reward_ids=ids, retry_failed=True)
         level = messages.SUCCESS if not result.still_pending else messages.WARNING
         self.message_user(request, f"Pending rewards: {result}.", level)
 

@@ -101,7 +101,7 @@ def _issue(reward: PathReward, *, now: datetime.datetime) -> bool:
         reward.save(update_fields=["month", "status", "failure_reason", "updated_at"])
         logger.warning(
             "path reward refused by gift cards",
-            extra={"path_reward_id": reward.pk, "code": exc.code},
+            extra={"path_reward_id": reward.pk, "error_code": exc.code},
         )
         return False
     reward.status = RewardStatus.ISSUED
@@ -175,15 +175,17 @@ class PendingSweep:
 
 
 def path_rewards_issue_pending(
-    *, reward_ids: list[int] | None = None, batch_size: int = 500
+    *, reward_ids: list[int] | None = None, retry_failed: bool = False, batch_size: int = 500
 ) -> PendingSweep:
     """Issue pending rewards whose budget now allows, oldest first.
 
     Each reward is issued in its own transaction under its budget row's lock. Within one
     (template, cohort), once the oldest waiting reward does not fit, the younger ones wait
-    too, so budget that appears goes to those who completed first.
+    too, so budget that appears goes to those who completed first. `retry_failed` (staff,
+    from the admin) also tries again rewards the gift card service refused.
     """
-    pending = PathReward.objects.filter(status=RewardStatus.PENDING_BUDGET)
+    statuses = [RewardStatus.PENDING_BUDGET] + ([RewardStatus.FAILED] if retry_failed else [])
+    pending = PathReward.objects.filter(status__in=statuses)
     if reward_ids is not None:
         pending = pending.filter(pk__in=reward_ids)
     candidates = list(
@@ -201,7 +203,7 @@ def path_rewards_issue_pending(
             reward = (
                 PathReward.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("template")
-                .filter(pk=pk, status=RewardStatus.PENDING_BUDGET)
+                .filter(pk=pk, status__in=statuses)
                 .first()
             )
             if reward is None:  # issued meanwhile, or another sweep holds it

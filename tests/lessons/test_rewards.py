@@ -256,6 +256,14 @@ def test_a_refused_card_marks_the_reward_failed_without_spending(settings):
     assert services.budget_spent(
         template_id=template.pk, cohort_id=None, month=reward.month
     ) == Decimal("0")
+    # when: the sweep runs, then the maximum is raised and staff retry it
+    assert services.path_rewards_issue_pending().issued == 0
+    settings.GIFT_CARD_MAX_AMOUNTS = {"*": "2000"}
+    result = services.path_rewards_issue_pending(reward_ids=[reward.pk], retry_failed=True)
+    # then: only the explicit retry issues it
+    reward.refresh_from_db()
+    assert result.issued == 1 and reward.status == "issued" and reward.failure_reason == ""
+    assert GiftCard.objects.get().original_amount == Decimal("100.00")
 
 
 # --- the template's reward fields ------------------------------------------------------------
