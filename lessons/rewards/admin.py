@@ -6,6 +6,7 @@ import datetime
 
 from django.contrib import admin, messages
 
+from core.admin import ReadOnlyAdmin
 from lessons.rewards import services
 from lessons.rewards.models import PathReward, RewardBudget, RewardStatus
 
@@ -52,7 +53,8 @@ REWARD_FIELDSETS = [
 
 
 @admin.register(PathReward)
-class PathRewardAdmin(admin.ModelAdmin):
+class PathRewardAdmin(ReadOnlyAdmin):
+    deletable = False  # a reward is a financial record, pointed at by its gift card
     list_display = [
         "id",
         "learner",
@@ -82,15 +84,6 @@ class PathRewardAdmin(admin.ModelAdmin):
     @admin.display(description="Gift card")
     def gift_card_code(self, obj):
         return obj.gift_card.masked_code if obj.gift_card_id else "—"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_issue_permission(self, request) -> bool:
         return request.user.has_perm("lessons.issue_pathreward")
