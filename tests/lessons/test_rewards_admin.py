@@ -115,6 +115,9 @@ def test_the_issue_pending_action_issues_once_budget_is_raised(superuser_client,
     response = superuser_client.post(url, action, follow=True)
     # then
     assert "1 issued, 0 still pending" in response.content.decode()
+    # and a negative budget is a form error, not a server error
+    refused = superuser_client.post(budget_url, {"budget_amount": "-1"})
+    assert refused.status_code == 200 and "errornote" in refused.content.decode()
     assert PathReward.objects.get(pk=pending.pk).status == "issued"
 
 
