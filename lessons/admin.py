@@ -23,7 +23,7 @@ from lessons.models import (
     Topic,
     TopicSimilarity,
 )
-from lessons.rewards import admin as rewards_admin  # noqa: F401  (registers the reward admins)
+from lessons.rewards import admin as rewards_admin  # registers the reward admins too
 
 
 def _result_list(results) -> str:
@@ -205,7 +205,7 @@ class LessonCompletionInline(admin.TabularInline):
 
 
 class LearnerWithPathsAdmin(LearnerAdmin):
-    inlines = [LearningPathInline, LessonCompletionInline]
+    inlines = [LearningPathInline, LessonCompletionInline, rewards_admin.PathRewardInline]
     readonly_fields = [*LearnerAdmin.readonly_fields, "top_recommendations"]
 
     def get_fieldsets(self, request, obj=None):

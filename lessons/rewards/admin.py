@@ -6,7 +6,7 @@ import datetime
 
 from django.contrib import admin, messages
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, ReadOnlyInline
 from lessons.rewards import services
 from lessons.rewards.models import PathReward, RewardBudget, RewardStatus
 
@@ -140,3 +140,13 @@ class RewardBudgetAdmin(admin.ModelAdmin):
     # the budget of one.
     def has_add_permission(self, request):
         return False
+
+
+class PathRewardInline(ReadOnlyInline):
+    """A learner's completion rewards, on the learner's page."""
+
+    model = PathReward
+    fk_name = "learner"
+    fields = ["template", "status", "amount", "currency", "month", "issued_at", "code_sent_at"]
+    readonly_fields = fields
+    show_change_link = True

@@ -100,6 +100,15 @@ def test_the_reward_detail_page_is_readable_and_shows_no_code(superuser_client, 
     assert 'name="_save"' not in page  # read-only
 
 
+def test_the_learners_page_lists_their_rewards(superuser_client, rewards):
+    reward = rewards["rewards"][2]
+    page = superuser_client.get(
+        reverse("admin:learners_learner_change", args=[reward.learner_id])
+    ).content.decode()
+    assert "Path rewards" in page and "Reward pending budget" in page
+    assert reverse("admin:lessons_pathreward_change", args=[reward.pk]) in page
+
+
 def test_the_issue_pending_action_issues_once_budget_is_raised(superuser_client, rewards):
     pending = rewards["rewards"][2]
     url = reverse("admin:lessons_pathreward_changelist")
