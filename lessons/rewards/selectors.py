@@ -6,7 +6,7 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from core import money
@@ -21,6 +21,11 @@ def path_reward_for_delivery(*, reward_id: int) -> PathReward | None:
         .filter(pk=reward_id)
         .first()
     )
+
+
+def path_reward_list(*, learner) -> QuerySet[PathReward]:
+    """A learner's rewards, newest first."""
+    return PathReward.objects.filter(learner=learner).select_related("template", "gift_card")
 
 
 def path_reward_month_summary(*, now: datetime.datetime | None = None) -> dict[str, Any]:

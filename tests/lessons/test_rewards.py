@@ -327,3 +327,30 @@ def test_the_sweep_is_scheduled_and_records_its_run(settings):
     run = JobRun.objects.filter(name="lessons.issue_pending_rewards").latest("id")
     assert run.status == "succeeded"
     assert run.counts == {"issued": 0, "still_pending": 1}
+
+
+# --- the learner's own rewards (API) ---------------------------------------------------------
+
+
+def test_a_learner_lists_only_their_own_rewards_without_the_code(learner_client, api_client):
+    template = rewarded_template(amount="10.00", budget="10.00")
+    mine = services.path_reward_grant(
+        learning_path_id=completed_path(template, learner=learner_client.learner).pk
+    )
+    services.path_reward_grant(learning_path_id=completed_path(template).pk)  # someone else's
+    # when
+    response = learner_client.get("/api/v1/me/rewards/")
+    # then: one reward, theirs, with the masked card and no code
+    assert response.status_code == 200
+    [row] = response.json()
+    assert row["id"] == mine.pk and row["status"] == "issued"
+    assert (row["amount"], row["currency"]) == ("10.00", "USD")
+    assert row["gift_card"] == mine.gift_card.masked_code
+    assert not CODE.search(response.content.decode())
+
+
+def test_the_rewards_list_needs_a_learner_profile(api_client, staff_user):
+    assert api_client.get("/api/v1/me/rewards/").status_code == 401
+    # an account without a learner has no rewards to see: 404, like any object it cannot see
+    api_client.force_authenticate(staff_user)
+    assert api_client.get("/api/v1/me/rewards/").status_code == 404
