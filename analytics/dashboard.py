@@ -203,6 +203,18 @@ def gift_card_liability() -> dict[str, Any]:
     }
 
 
+def path_rewards(now) -> dict[str, Any]:
+    from lessons.rewards.selectors import path_reward_month_summary
+
+    summary = path_reward_month_summary(now=now)
+    return {
+        **summary,
+        "link": _url("admin:lessons_pathreward_changelist"),
+        "pending_link": _url("admin:lessons_pathreward_changelist", "status__exact=pending_budget"),
+        "budgets_link": _url("admin:lessons_rewardbudget_changelist"),
+    }
+
+
 def returns_pipeline() -> dict[str, Any]:
     from returns.models import RefundState, ReturnRequest
 
@@ -259,6 +271,7 @@ SECTIONS: list[tuple[str, str, str, Callable[[Any], dict[str, Any]]]] = [
         "gift_cards.view_giftcard",
         lambda now: gift_card_liability(),
     ),
+    ("rewards", "Completion rewards (this month)", "lessons.view_pathreward", path_rewards),
     ("returns", "Returns pipeline", "returns.view_returnrequest", lambda now: returns_pipeline()),
     ("system", "Dependencies", "core.view_jobrun", lambda now: system()),
 ]

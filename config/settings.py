@@ -686,6 +686,11 @@ CELERY_BEAT_SCHEDULE["recommendations-update-cooccurrence"] = {
     "task": "recommendations.update_cooccurrence",
     "schedule": crontab(minute=20),
 }
+# Every 15 minutes: issue completion rewards pending budget whose cohort's budget now allows.
+CELERY_BEAT_SCHEDULE["lessons-issue-pending-rewards"] = {
+    "task": "lessons.issue_pending_rewards",
+    "schedule": crontab(minute="*/15"),
+}
 # One OpenAPI enum name per choice set the learning apps share (difficulty/knowledge level,
 # learner channels, answer channels).
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(

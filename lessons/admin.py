@@ -23,6 +23,7 @@ from lessons.models import (
     Topic,
     TopicSimilarity,
 )
+from lessons.rewards import admin as rewards_admin  # registers the reward admins too
 
 
 def _result_list(results) -> str:
@@ -92,8 +93,34 @@ class MicrolessonAdmin(admin.ModelAdmin):
 
 @admin.register(PathTemplate)
 class PathTemplateAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "difficulty", "topic_count", "enrolled"]
+    list_display = ["title", "slug", "difficulty", "topic_count", "enrolled", "reward"]
     search_fields = ["slug", "title"]
+    fieldsets = [
+        (None, {"fields": ["slug", "title", "description", "difficulty", "topics"]}),
+        (
+            "Completion reward",
+            {
+                "description": (
+                    "A gift card for each learner who completes the path, within a monthly "
+                    "budget per cohort. Leave the amount and budget empty for no reward."
+                ),
+                "fields": [
+                    "reward_amount",
+                    "reward_currency",
+                    "reward_monthly_budget",
+                    "reward_cohort_kind",
+                ],
+            },
+        ),
+    ]
+
+    @admin.display(description="Reward")
+    def reward(self, obj):
+        if not obj.has_reward:
+            return "—"
+        return (
+            f"{obj.reward_currency} {obj.reward_amount} (budget {obj.reward_monthly_budget}/month)"
+        )
 
     @admin.display(description="Topics")
     def topic_count(self, obj):
@@ -178,7 +205,7 @@ class LessonCompletionInline(admin.TabularInline):
 
 
 class LearnerWithPathsAdmin(LearnerAdmin):
-    inlines = [LearningPathInline, LessonCompletionInline]
+    inlines = [LearningPathInline, LessonCompletionInline, rewards_admin.PathRewardInline]
     readonly_fields = [*LearnerAdmin.readonly_fields, "top_recommendations"]
 
     def get_fieldsets(self, request, obj=None):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from decimal import Decimal
 from pathlib import Path
 
 from learners import services as learner_services
@@ -83,6 +84,7 @@ def seed(stdout) -> None:
             f"(username = employee id) with the password: {password}"
         )
 
+    _demo_reward()
     for template in PathTemplate.objects.all():
         for employee_id, learner in by_employee.items():
             if template.slug != "onboarding" and employee_id not in {"DEMO002", "DEMO005"}:
@@ -93,6 +95,26 @@ def seed(stdout) -> None:
     stdout.write(
         f"Learners: {Learner.objects.count()}, learning paths: {LearningPath.objects.count()}."
     )
+
+
+DEMO_REWARD = {
+    "reward_amount": Decimal("10.00"),
+    "reward_currency": "GBP",
+    "reward_monthly_budget": Decimal("20.00"),
+    "reward_cohort_kind": "store",
+}
+
+
+def _demo_reward() -> None:
+    """A GBP 10 gift card for completing onboarding, GBP 20 a month per store (unless staff
+    already configured a reward). DEMO006 completes onboarding, so the dashboard shows one."""
+    template = PathTemplate.objects.filter(slug="onboarding", reward_amount__isnull=True).first()
+    if template is None:
+        return
+    for name, value in DEMO_REWARD.items():
+        setattr(template, name, value)
+    template.full_clean()
+    template.save(update_fields=[*DEMO_REWARD, "updated_at"])
 
 
 def _link_managers(by_employee: dict[str, Learner]) -> None:

@@ -146,6 +146,40 @@ class Microlesson(models.Model):
         return answer == self.correct_answer
 
 
+class RewardCohortKind(models.TextChoices):
+    STORE = "store", "Store"
+    REGION = "region", "Region"
+    TEAM = "team", "Team"
+
+
+def validate_reward(template: PathTemplate) -> None:
+    """Amount, currency and budget come together: a gift card currency, an amount a card may
+    hold, a budget that covers at least one reward."""
+    from gift_cards.errors import GiftCardError
+    from gift_cards.money import normalize_currency, parse_amount
+
+    amount, budget = template.reward_amount, template.reward_monthly_budget
+    if amount is None and budget is None:
+        template.reward_currency = ""
+        return
+    if amount is None:
+        raise ValidationError({"reward_amount": "Give the reward amount, or clear the budget."})
+    if budget is None:
+        raise ValidationError({"reward_monthly_budget": "A reward needs a monthly budget."})
+    try:
+        template.reward_currency = normalize_currency(template.reward_currency)
+    except GiftCardError as exc:
+        raise ValidationError({"reward_currency": exc.message}) from exc
+    try:
+        parse_amount(amount, template.reward_currency)
+    except GiftCardError as exc:
+        raise ValidationError({"reward_amount": exc.message}) from exc
+    if budget < amount:
+        raise ValidationError(
+            {"reward_monthly_budget": "The budget must cover at least one reward."}
+        )
+
+
 class PathTemplate(models.Model):
     """A named, ordered list of topics learners are enrolled in (e.g. "onboarding")."""
 
@@ -156,14 +190,65 @@ class PathTemplate(models.Model):
         max_length=16, choices=Difficulty.choices, default=Difficulty.BEGINNER
     )
     topics = models.JSONField(default=list, help_text="Ordered topic slugs.")
+    # Completion reward (lessons.rewards): none when reward_amount is empty.
+    reward_amount = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Gift card value issued to each learner who completes the path.",
+    )
+    reward_currency = models.CharField(max_length=3, blank=True)
+    reward_monthly_budget = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Most the rewards of one cohort may add up to in a calendar month (UTC).",
+    )
+    reward_cohort_kind = models.CharField(
+        max_length=16,
+        choices=RewardCohortKind.choices,
+        default=RewardCohortKind.STORE,
+        help_text="Which of the learner's cohorts a reward is budgeted to.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reward_amount__isnull=True) | models.Q(reward_amount__gt=0),
+                name="lessons_template_reward_amount_positive",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(reward_amount__isnull=True, reward_monthly_budget__isnull=True)
+                    | models.Q(
+                        reward_amount__isnull=False,
+                        reward_monthly_budget__isnull=False,
+                        reward_monthly_budget__gte=models.F("reward_amount"),
+                    )
+                ),
+                name="lessons_template_reward_budget_covers_amount",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(reward_amount__isnull=True) | ~models.Q(reward_currency="")),
+                name="lessons_template_reward_currency_set",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reward_cohort_kind__in=RewardCohortKind.values),
+                name="lessons_template_reward_cohort_kind_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def has_reward(self) -> bool:
+        return self.reward_amount is not None
 
     def clean(self) -> None:
         validate_string_list(self.topics, field="topics", allow_empty=False)
@@ -171,6 +256,7 @@ class PathTemplate(models.Model):
         unknown = [slug for slug in self.topics if slug not in known]
         if unknown:
             raise ValidationError({"topics": f"Unknown topics: {', '.join(unknown)}."})
+        validate_reward(self)
 
 
 class LearningPath(models.Model):
@@ -470,3 +556,7 @@ class RecommendationCache(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner_id} {self.strategy}"
+
+
+# Completion rewards live in lessons.rewards; imported here so Django registers them.
+from lessons.rewards.models import PathReward, RewardBudget  # noqa: E402, F401

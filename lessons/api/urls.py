@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from lessons.api import recommendations, views
+from lessons.api import recommendations, rewards, views
 
 app_name = "lessons"
 
@@ -21,6 +21,7 @@ urlpatterns = [
         name="my-path-transition",
     ),
     path("me/lessons/", views.MyLessonListApi.as_view(), name="my-lessons"),
+    path("me/rewards/", rewards.MyRewardListApi.as_view(), name="my-rewards"),
     path("me/lessons/<int:pk>/", views.MyLessonDetailApi.as_view(), name="my-lesson"),
     path(
         "me/recommendations/",

@@ -29,3 +29,32 @@ def test_demo_seed_loads_the_bank_learners_and_paths_and_is_rerunnable(tmp_path,
     assert finished.status == "completed"
     assert Learner.objects.get(employee_id="DEMO006").onboarding_completed
     assert LearningPath.objects.get(learner__employee_id="DEMO003").current_position == 1
+
+
+def test_demo_seed_gives_onboarding_a_reward_that_completing_it_earns(
+    tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    from decimal import Decimal
+
+    from core.outbox import publish_pending
+    from lessons.models import PathTemplate
+    from lessons.rewards.models import PathReward
+
+    bank = tmp_path / "starter_bank.json"
+    bank.write_text(json.dumps(BANK))
+    monkeypatch.setattr(demo, "STARTER_BANK", bank)
+    # when: the demo is seeded and its events handled (as the worker of `make run` does)
+    with django_capture_on_commit_callbacks(execute=True):
+        demo.seed(stdout=io.StringIO())
+        publish_pending()
+    # then: onboarding carries the demo reward and DEMO006, who completed it, earned it
+    template = PathTemplate.objects.get(slug="onboarding")
+    assert (template.reward_amount, template.reward_currency) == (Decimal("10.00"), "GBP")
+    assert template.reward_monthly_budget == Decimal("20.00")
+    reward = PathReward.objects.get(learner__employee_id="DEMO006")
+    assert reward.status == "issued" and reward.gift_card.currency == "GBP"
+    # and a second run leaves a reward staff changed alone
+    PathTemplate.objects.filter(pk=template.pk).update(reward_monthly_budget=Decimal("50.00"))
+    demo.seed(stdout=io.StringIO())
+    template.refresh_from_db()
+    assert template.reward_monthly_budget == Decimal("50.00")
