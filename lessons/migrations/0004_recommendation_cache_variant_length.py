@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lessons', '0002_recommendations'),
+        ('lessons', '0003_rewards'),
     ]
 
     operations = [
