@@ -295,32 +295,33 @@ def read_log(logs: Path) -> dict:
 
 def tally(record: dict) -> list[Group]:
     """Passed/failed per top-level describe. A leaf counts as a test; a suite with an error
-    is a failed hook (the suite counts it as one failure)."""
+    is a failed hook (the suite counts it as one failure), the root's own under "setup"."""
     root = record.get("log") or {}
-    tops = root.get("tests") or []
-    if not root.get("title") and not tops:
-        return []
     groups = []
-    for top in tops if not root.get("title") else [root]:
-        group = Group(title=top.get("title") or "(untitled)")
+    if root.get("error"):
+        setup = Group(title="(suite setup: a root hook failed, hiding everything)", failed=1)
+        setup.failures.append(("(root hook)", root["error"]))
+        groups.append(setup)
 
-        def walk(node: dict, trail: list[str], group: Group = group) -> None:
-            children = node.get("tests") or []
-            path = [*trail, node.get("title") or ""]
-            if not children:
-                if node.get("status") == "passed":
-                    group.passed += 1
-                elif node.get("status") == "failed":
-                    group.failed += 1
-                    group.failures.append((" > ".join(path), node.get("error") or ""))
-                return
-            if node.get("error"):
+    def walk(node: dict, trail: list[str], group: Group) -> None:
+        children = node.get("tests") or []
+        path = [*trail, node.get("title") or ""]
+        if not children:
+            if node.get("status") == "passed":
+                group.passed += 1
+            elif node.get("status") == "failed":
                 group.failed += 1
-                group.failures.append((" > ".join(path) + " (hook)", node["error"]))
-            for child in children:
-                walk(child, path)
+                group.failures.append((" > ".join(path), node.get("error") or ""))
+            return
+        if node.get("error"):
+            group.failed += 1
+            group.failures.append((" > ".join(path) + " (hook)", node["error"]))
+        for child in children:
+            walk(child, path, group)
 
-        walk(top, [])
+    for top in root.get("tests") or []:
+        group = Group(title=top.get("title") or "(untitled)")
+        walk(top, [], group)
         groups.append(group)
     return groups
 
