@@ -31,6 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from analytics import documents
+from analytics.cors import normalize_origin
 from analytics.errors import StatementConflictError, StatementInvalidError
 from analytics.models import Statement, StatementFlat, XapiCredential, XapiScope
 from analytics.validation import VOIDED_VERB, parse_timestamp, validate_statement
@@ -423,6 +424,7 @@ def xapi_credential_create(
     scopes: list[str] | None = None,
     rate_per_minute: int | None = None,
     burst: int | None = None,
+    allowed_origins: list[str] | None = None,
     acting_user=None,
 ) -> IssuedCredential:
     secret = secrets.token_urlsafe(32)
@@ -441,6 +443,8 @@ def xapi_credential_create(
         credential.rate_per_minute = rate_per_minute
     if burst is not None:
         credential.burst = burst
+    if allowed_origins is not None:
+        credential.allowed_origins = sorted({normalize_origin(o) for o in allowed_origins})
     credential.full_clean()
     credential.save()
     return IssuedCredential(credential=credential, secret=secret)
