@@ -267,9 +267,9 @@ class Watchdog:
                     stop(process, first=signal.SIGINT, grace=30)
                     break
                 try:
-                    process.wait(60)
+                    process.wait(min(60, self.timeout - elapsed + 0.1))
                 except subprocess.TimeoutExpired:
-                    say(f"[{label}] {int(elapsed // 60) + 1} min: {self.last_summary}")
+                    say(f"[{label}] {int(time.monotonic() - started)} s: {self.last_summary}")
         finally:
             stop(process, grace=5)
             pump.join(10)
