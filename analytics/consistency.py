@@ -97,16 +97,18 @@ def stamped_transaction(cursor, *, probe_sql: str, ids: Sequence[uuid.UUID]) -> 
     takes no parameters): they are UUIDs, whose text is hex digits and dashes only.
     """
     literal = "{" + ",".join(str(uuid.UUID(str(i))) for i in ids) + "}"
-    cursor.execute(
-        f"""BEGIN;
-        WITH {STAMP_CTE}, batch AS (SELECT unnest('{literal}'::uuid[]) AS id)
-        SELECT ingest_clock.stored, ({probe_sql}) FROM ingest_clock"""  # noqa: S608
-    )
-    cursor.nextset()
-    stored, probe = cursor.fetchone()
     try:
+        cursor.execute(
+            f"""BEGIN;
+            WITH {STAMP_CTE}, batch AS (SELECT unnest('{literal}'::uuid[]) AS id)
+            SELECT ingest_clock.stored, ({probe_sql}) FROM ingest_clock"""  # noqa: S608
+        )
+        cursor.nextset()
+        stored, probe = cursor.fetchone()
         yield stored, probe
     except BaseException:
+        # Also when the probe itself failed: BEGIN went through, so the session is in an
+        # aborted transaction that the connection's next user must not inherit.
         cursor.execute("ROLLBACK")
         raise
     cursor.execute("COMMIT")

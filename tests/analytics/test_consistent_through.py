@@ -213,3 +213,19 @@ def test_stored_comes_from_the_database_clock_and_the_document_says_the_same(aut
         else:
             assert statement.data["timestamp"] == statement.data["stored"]
             assert statement.timestamp == statement.stored
+
+
+def test_a_copy_that_fails_leaves_no_transaction_and_no_note_behind(settings, reader):
+    # given a batch stored by COPY
+    settings.XAPI_COPY_MIN_BATCH = 20
+    batch = StatementFactory.build_batch(25)
+    services.statements_store(statements=batch)
+    # when the same batch comes again (the COPY fails on the first id, the transactional
+    # path then accepts the identical repeats)
+    ids = services.statements_store(statements=batch)
+    # then the session is back in autocommit with nothing open
+    assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert Statement.objects.count() == 25
+    # and Consistent-Through is not held back by a note left over
+    stored = max(Statement.objects.filter(pk__in=ids).values_list("stored", flat=True))
+    assert parse_datetime(reader.get()["X-Experience-API-Consistent-Through"]) >= stored
