@@ -13,7 +13,7 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	SECURE_SSL_REDIRECT=false SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false \
 	LOG_LEVEL=WARNING
 
-.PHONY: install run test bench lint format lock browser clean
+.PHONY: install run test bench conformance lint format lock browser clean
 
 install: $(VENV)/.installed ## create .venv with the locked dependencies (no-op when current)
 
@@ -42,6 +42,14 @@ bench: install ## benchmarks in tests/benchmarks (not part of the test run)
 	@$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput --verbosity 0
 	@set -e; for f in tests/benchmarks/bench_*.py; do \
 		echo "== $$f"; $(BENCH_ENV) $(BIN)/python $$f; done
+
+# The ADL LRS conformance suite (tests/conformance/run.py), each xAPI version on a throwaway
+# database and a private Redis db: CONFORMANCE_VERSIONS="1.0.3 2.0.0", CONFORMANCE_GREP=regex,
+# CONFORMANCE_TIMEOUT=seconds. Needs node and npm; not part of `make test`.
+CONFORMANCE_REDIS_URL ?= redis://127.0.0.1:6379/10
+
+conformance: install ## the ADL xAPI conformance suite against a throwaway Frontline
+	$(TEST_ENV) CONFORMANCE_REDIS_URL=$(CONFORMANCE_REDIS_URL) $(BIN)/python tests/conformance/run.py
 
 lint: install
 	$(BIN)/ruff check .

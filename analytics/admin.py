@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from analytics import selectors, services
+from analytics.cors import normalize_origin
 from analytics.models import (
     EtlCheckpoint,
     QueryRun,
@@ -130,10 +131,33 @@ class XapiCredentialForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=XapiCredential._meta.get_field("scopes").help_text,
     )
+    allowed_origins = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One origin per line (scheme://host[:port]): browser pages there may read "
+        "this client's xAPI responses (CORS).",
+    )
 
     class Meta:
         model = XapiCredential
-        fields = ["name", "scopes", "rate_per_minute", "burst"]
+        fields = ["name", "scopes", "rate_per_minute", "burst", "allowed_origins"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["allowed_origins"] = "\n".join(self.instance.allowed_origins or ())
+
+    def clean_allowed_origins(self) -> list[str]:
+        lines = [line for line in self.cleaned_data["allowed_origins"].splitlines() if line.strip()]
+        errors, origins = [], set()
+        for line in lines:
+            try:
+                origins.add(normalize_origin(line))
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+        if errors:
+            raise ValidationError(errors)
+        return sorted(origins)
 
 
 @admin.register(XapiCredential)
@@ -163,16 +187,19 @@ class XapiCredentialAdmin(admin.ModelAdmin):
     ]
 
     def get_fields(self, request, obj=None):
+        editable = ["scopes", "rate_per_minute", "burst", "allowed_origins"]
         if obj is None:
-            return ["name", "scopes", "rate_per_minute", "burst"]
-        return ["name", "key", "scopes", "rate_per_minute", "burst", *self.readonly_fields[1:]]
+            return ["name", *editable]
+        return ["name", "key", *editable, *self.readonly_fields[1:]]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # revoke instead: stored statements keep pointing at their credential
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
-            obj.save(update_fields=["name", "scopes", "rate_per_minute", "burst"])
+            obj.save(
+                update_fields=["name", "scopes", "rate_per_minute", "burst", "allowed_origins"]
+            )
             from analytics import auth
 
             auth.forget(obj.key)
@@ -182,6 +209,7 @@ class XapiCredentialAdmin(admin.ModelAdmin):
             scopes=obj.scopes,
             rate_per_minute=obj.rate_per_minute,
             burst=obj.burst,
+            allowed_origins=obj.allowed_origins,
             acting_user=request.user,
         )
         for field in XapiCredential._meta.concrete_fields:

@@ -9,6 +9,10 @@ Wrong secrets count towards lockouts of the key and, separately, of the client a
 (XAPI_LOCKOUT_THRESHOLD within XAPI_LOCKOUT_WINDOW_SECONDS): a locked key or address gets
 429 with Retry-After, correct secret or not, for XAPI_LOCKOUT_SECONDS. Unknown keys count
 the same, so the answer never tells whether a key exists.
+
+Inside `authenticated_scope()` (analytics.cors opens one around every /xapi/ request), the
+credential that `authenticate()` accepted is kept for the code around the view, whichever
+view authenticated it: CORS opens a response only to the origins of that credential.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import binascii
 import hmac
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -38,6 +45,28 @@ class _Entry:
 _cache: dict[str, _Entry] = {}
 _lock = threading.Lock()
 _limiters: dict[tuple[int, int], RateLimiter] = {}
+
+
+@dataclass
+class Authenticated:
+    """What `authenticate()` accepted inside one `authenticated_scope()` (None: nothing)."""
+
+    credential: XapiCredential | None = None
+
+
+_authenticated: ContextVar[Authenticated | None] = ContextVar("xapi_authenticated", default=None)
+
+
+@contextmanager
+def authenticated_scope() -> Iterator[Authenticated]:
+    """Collect the credential `authenticate()` accepts until the block ends (one request;
+    per thread, so gunicorn's threads never see each other's)."""
+    holder = Authenticated()
+    token = _authenticated.set(holder)
+    try:
+        yield holder
+    finally:
+        _authenticated.reset(token)
 
 
 def forget(key: str | None = None) -> None:
@@ -78,12 +107,16 @@ def authenticate(authorization: str, *, address: str = "unknown") -> XapiCredent
     key_lockout, address_lockout = _lockouts()
     address_subject = [f"ip:{address}"]
     try:
-        return _authenticate(
+        credential = _authenticate(
             authorization, key_lockout=key_lockout, address_check=(address_lockout, address_subject)
         )
     except CredentialInvalidError:
         address_lockout.record_failure(address_subject)
         raise
+    holder = _authenticated.get()
+    if holder is not None:
+        holder.credential = credential
+    return credential
 
 
 def _authenticate(

@@ -16,6 +16,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from analytics import consistency
 from analytics.errors import RequestInvalidError, StatementNotFoundError
 from analytics.models import EtlCheckpoint, Statement, StatementFlat
 
@@ -35,6 +36,18 @@ def statement_get(
             statement_id=str(statement_id),
         )
     return statement
+
+
+def statement_consistent_through() -> datetime:
+    """X-Experience-API-Consistent-Through: every statement stored at or before it that
+    will ever be visible already is (analytics.consistency says why). Call it before the
+    query whose page it heads."""
+    if connection.vendor != "postgresql":
+        return timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(consistency.CONSISTENT_THROUGH_SQL)
+        (value,) = cursor.fetchone()
+    return value
 
 
 @dataclass

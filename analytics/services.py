@@ -19,7 +19,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +30,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from analytics import documents
+from analytics import consistency, documents
+from analytics.cors import normalize_origin
 from analytics.errors import StatementConflictError, StatementInvalidError
 from analytics.models import Statement, StatementFlat, XapiCredential, XapiScope
 from analytics.validation import VOIDED_VERB, parse_timestamp, validate_statement
@@ -158,6 +159,7 @@ def _insert(
                 "registration": row.registration,
                 "refs": row.refs,
                 "voids_id": row.voids_id,
+                "authored": row.timestamp_authored,
             }
             for row in rows
         ]
@@ -165,9 +167,17 @@ def _insert(
     table = Statement._meta.db_table
     credentials = XapiCredential._meta.db_table
     # Only the table names and a fixed clause are formatted in; values are bound.
+    # `stored` is the database's clock, read in this statement (analytics.consistency).
+    stamp = consistency.STORED_TEXT_SQL
     sql = f"""
+        WITH {consistency.STAMP_CTE}
         INSERT INTO {table} ({_COLUMNS})
-        SELECT v.id, v.data, %s, v.timestamp, v.actor_key, v.verb_id, v.object_type,
+        SELECT v.id,
+               v.data || CASE WHEN v.authored THEN jsonb_build_object('stored', {stamp})
+                         ELSE jsonb_build_object('stored', {stamp}, 'timestamp', {stamp}) END,
+               ingest_clock.stored,
+               CASE WHEN v.authored THEN v.timestamp ELSE ingest_clock.stored END,
+               v.actor_key, v.verb_id, v.object_type,
                v.object_id, v.registration, v.refs, v.voids_id,
                EXISTS (
                    SELECT 1 FROM {table} s LEFT JOIN {credentials} c ON c.id = s.credential_id
@@ -178,14 +188,14 @@ def _insert(
                                    OR c.scopes @> '["all"]'::jsonb)))
                ),
                %s::bigint
-        FROM jsonb_to_recordset(%s::jsonb) AS v(id uuid, data jsonb, timestamp timestamptz,
-             actor_key text, verb_id text, object_type text, object_id text,
-             registration uuid, refs jsonb, voids_id uuid)
+        FROM ingest_clock, jsonb_to_recordset(%s::jsonb) AS v(id uuid, data jsonb,
+             timestamp timestamptz, actor_key text, verb_id text, object_type text,
+             object_id text, registration uuid, refs jsonb, voids_id uuid, authored boolean)
         {"ON CONFLICT (id) DO NOTHING" if skip_existing else ""}
         RETURNING id
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [stored, credential_id, credential_id, credential_id, payload])
+        cursor.execute(sql, [credential_id, credential_id, credential_id, payload])
         return {uuid.UUID(str(r[0])) for r in cursor.fetchall()}
 
 
@@ -198,17 +208,22 @@ def _copy_new(rows: list[_Prepared], *, stored: datetime, credential_id: int | N
     the whole COPY with IntegrityError, also with nothing written.
     """
     table = Statement._meta.db_table
-    with connection.cursor() as cursor:
-        # One probe of the partial voids_id index per id, whatever the planner thinks of
-        # the table's statistics (`voids_id = ANY(...)` can turn into a sequential scan).
-        cursor.execute(
-            f"""SELECT 1 FROM unnest(%s::uuid[]) AS batch(id)
-                WHERE EXISTS (SELECT 1 FROM {table} s WHERE s.voids_id = batch.id)
-                LIMIT 1""",  # noqa: S608
-            [[row.id for row in rows]],
-        )
-        if cursor.fetchone():
+    # One probe of the partial voids_id index per id, whatever the planner thinks of
+    # the table's statistics (`voids_id = ANY(...)` can turn into a sequential scan).
+    # It opens the COPY's transaction and reads `stored` from the database's clock
+    # (analytics.consistency), all in one round trip; the COPY commits at the block's end.
+    probe = f"""EXISTS (SELECT 1 FROM batch
+                WHERE EXISTS (SELECT 1 FROM {table} s WHERE s.voids_id = batch.id))"""  # noqa: S608
+    with (
+        connection.cursor() as cursor,
+        consistency.stamped_transaction(cursor, probe_sql=probe, ids=[r.id for r in rows]) as (
+            stored,
+            voided_first,
+        ),
+    ):
+        if voided_first:
             return False
+        rows = [_restamp(row, stored) for row in rows]
         # COPY bypasses Django's execute(), so map psycopg's errors (IntegrityError) here.
         sql = f"COPY {table} ({_COLUMNS}) FROM STDIN"
         with connection.wrap_database_errors, cursor.copy(sql) as copy:
@@ -231,6 +246,15 @@ def _copy_new(rows: list[_Prepared], *, stored: datetime, credential_id: int | N
                     )
                 )
     return True
+
+
+def _restamp(row: _Prepared, stored: datetime) -> _Prepared:
+    """`row` stored at `stored` (and timestamped then, unless its author gave a timestamp)."""
+    text = consistency.stored_text(stored)
+    data = {**row.data, "stored": text}
+    if row.timestamp_authored:
+        return replace(row, data=data)
+    return replace(row, data={**data, "timestamp": text}, timestamp=stored)
 
 
 def _model(row: _Prepared, *, stored: datetime, credential_id: int | None) -> Statement:
@@ -423,6 +447,7 @@ def xapi_credential_create(
     scopes: list[str] | None = None,
     rate_per_minute: int | None = None,
     burst: int | None = None,
+    allowed_origins: list[str] | None = None,
     acting_user=None,
 ) -> IssuedCredential:
     secret = secrets.token_urlsafe(32)
@@ -441,6 +466,8 @@ def xapi_credential_create(
         credential.rate_per_minute = rate_per_minute
     if burst is not None:
         credential.burst = burst
+    if allowed_origins is not None:
+        credential.allowed_origins = sorted({normalize_origin(o) for o in allowed_origins})
     credential.full_clean()
     credential.save()
     return IssuedCredential(credential=credential, secret=secret)

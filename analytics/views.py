@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import http_date
 from django.views import View
@@ -231,7 +230,7 @@ class StatementsView(View):
             raise RequestInvalidError("format must be exact, ids or canonical.", parameter="format")
         _bool_param(params, "attachments")
         languages = _languages(request)
-        consistent_through = timezone.now()
+        consistent_through = selectors.statement_consistent_through()
 
         if "statementId" in params or "voidedStatementId" in params:
             if "statementId" in params and "voidedStatementId" in params:

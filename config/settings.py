@@ -84,6 +84,8 @@ MIDDLEWARE = [
     # (refusals included), malformed input refused before anything parses it, and the
     # Content-Security-Policy header on pages.
     "corsheaders.middleware.CorsMiddleware",
+    # /xapi/: CORS per xAPI credential (analytics.cors; preflights answered before any view).
+    "analytics.cors.XapiCorsMiddleware",
     "core.input.InputValidationMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -252,7 +254,7 @@ REQUEST_REFUSAL_OVERRIDES = {
 
 # CORS (django-cors-headers), on /api/ only: browsers on these origins may call the API
 # (e.g. "https://shop.example,https://app.example"); none by default. /xapi/ is left to its
-# own per-credential origins. https://github.com/adamchainz/django-cors-headers
+# own per-credential origins (analytics.cors). https://github.com/adamchainz/django-cors-headers
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False

@@ -50,6 +50,12 @@ class XapiCredential(models.Model):
         help_text="What the client may do (xAPI scopes). Without `all` it voids only the "
         "statements it stored itself; Frontline's own statements no client can void.",
     )
+    allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Browser origins whose pages may read this client's xAPI responses (CORS), "
+        "e.g. https://lms.example; none by default.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
