@@ -344,6 +344,8 @@ REST_FRAMEWORK = {
         "user": env_str("THROTTLE_USER", "1200/min"),
         # seed 000 §8: 5 sign-ups per hour per client address.
         "registration": env_str("THROTTLE_REGISTRATION", "5/hour"),
+        # Each request emails an order's address: a few an hour per signed-in user.
+        "customer_access": env_str("THROTTLE_CUSTOMER_ACCESS", "5/hour"),
     },
     # drf-spectacular's, plus the error responses each operation can answer.
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.FrontlineAutoSchema",

@@ -219,6 +219,27 @@ def answer_page_task(*, token: str) -> DeliveryTask:
     return task
 
 
+def answer_page_save_topic(*, token: str) -> tuple[DeliveryTask, bool]:
+    """Save the lesson's topic for later for the learner an answer link was sent to.
+
+    The link proves who it was sent to until it expires, whether or not it has been used to
+    answer: saving changes nothing the answer depends on, and saving twice saves once.
+    Returns the task and whether the topic was newly saved.
+    """
+    from lessons.recommendations.services import saved_topic_add
+
+    task_id, learner_id = read_answer_token(token)
+    task = (
+        DeliveryTask.objects.select_related("learner", "microlesson__topic")
+        .filter(pk=task_id, learner_id=learner_id, microlesson__isnull=False)
+        .first()
+    )
+    if task is None:
+        raise AnswerLinkInvalidError()
+    _saved, created = saved_topic_add(learner=task.learner, topic=task.microlesson.topic)
+    return task, created
+
+
 @transaction.atomic
 def answer_page_submit(*, token: str, answer: int) -> tuple[DeliveryTask, AnswerOutcome]:
     """Answer through an emailed link; the link is spent in the same transaction."""

@@ -11,4 +11,5 @@ urlpatterns = [
     path("webhooks/twilio/sms", views.twilio_inbound_sms, name="twilio-sms"),
     path("webhooks/slack/interactivity", views.slack_interactivity, name="slack-interactivity"),
     path("answer/<str:token>", views.answer_page, name="answer-page"),
+    path("answer/<str:token>/save", views.answer_page_save, name="answer-page-save"),
 ]

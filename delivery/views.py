@@ -192,6 +192,37 @@ def _queue_slack_update(update: inbound.SlackUpdate) -> None:
         )
 
 
+@require_POST
+def answer_page_save(request: HttpRequest, token: str) -> HttpResponse:
+    """The "save this topic for later" button of the answer page (before or after answering)."""
+    kind = ("email", "answer_page_save")
+    try:
+        task, created = inbound.answer_page_save_topic(token=token)
+    except DeliveryError as exc:
+        _log(
+            kind,
+            signature_ok=exc.code != "answer_link_invalid",
+            outcome=exc.code,
+            status=exc.status_code,
+        )
+        return render(
+            request, "delivery/answer_refused.html", {"error": exc}, status=exc.status_code
+        )
+    _log(
+        kind,
+        signature_ok=True,
+        outcome="saved" if created else "already_saved",
+        status=200,
+        task=task,
+        learner_id=task.learner_id,
+    )
+    return render(
+        request,
+        "delivery/answer_saved.html",
+        {"task": task, "lesson": task.microlesson, "topic": task.microlesson.topic},
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def answer_page(request: HttpRequest, token: str) -> HttpResponse:
     kind = ("email", "answer_page")
@@ -208,7 +239,12 @@ def answer_page(request: HttpRequest, token: str) -> HttpResponse:
             request, "delivery/answer_refused.html", {"error": exc}, status=exc.status_code
         )
     options = list(task.microlesson.quiz_options)
-    context = {"task": task, "lesson": task.microlesson, "options": list(enumerate(options))}
+    context = {
+        "task": task,
+        "lesson": task.microlesson,
+        "options": list(enumerate(options)),
+        "token": token,
+    }
     if request.method == "GET":
         _log(
             kind,

@@ -7,9 +7,12 @@ different stages. Safe to run again: everything is looked up before it is create
 from __future__ import annotations
 
 import contextlib
+import datetime
 import secrets
 from decimal import Decimal
 from pathlib import Path
+
+from django.utils import timezone
 
 from learners import services as learner_services
 from learners.models import Learner
@@ -92,6 +95,10 @@ def seed(stdout) -> None:
             with contextlib.suppress(AlreadyEnrolledError):
                 services.learning_path_enrol(learner=learner, template=template)
     _demo_progress({e: by_employee[e] for e in created})
+    history = _demo_history(cohorts)
+    if history:
+        people = len(HISTORY_STORES) * len(HISTORY_TEAMS) * HISTORY_PER_STORE_AND_TEAM
+        stdout.write(f"Learning history: {history} interactions of {people} associates.")
     stdout.write(
         f"Learners: {Learner.objects.count()}, learning paths: {LearningPath.objects.count()}."
     )
@@ -115,6 +122,78 @@ def _demo_reward() -> None:
         setattr(template, name, value)
     template.full_clean()
     template.save(update_fields=[*DEMO_REWARD, "updated_at"])
+
+
+# Associates with 60 days of learning behind them (as if carried over from the previous
+# learning system), so that recommendations have history to learn from and
+# `evaluate_recommendations` something to measure. Each team leans to its own topics; a few
+# topics everyone takes.
+HISTORY_TEAMS = {
+    "Tills": ["payments-and-cards", "loss-prevention", "gift-card-fraud", "store-safety"],
+    "Customer service desk": [
+        "returns-policy",
+        "customer-service",
+        "omnichannel-orders",
+        "privacy-and-data",
+    ],
+}
+HISTORY_POPULAR = ["store-safety", "customer-service", "product-care"]
+HISTORY_STORES = ["Leeds Briggate", "Manchester Arndale", "Brighton Churchill Square"]
+HISTORY_REGIONS = {"Leeds Briggate": "North", "Manchester Arndale": "North",
+                   "Brighton Churchill Square": "South"}  # fmt: skip
+HISTORY_PER_STORE_AND_TEAM = 6
+HISTORY_FIRST_NAMES = ["Alex", "Jo", "Sam", "Chris", "Robin", "Kim", "Lee", "Max", "Ash"]
+
+
+def _demo_history(cohorts: dict) -> int:
+    """Create the history associates (DEMO1nn) and their interactions, once."""
+    from lessons.models import Topic
+    from lessons.recommendations.behavior import BehaviorProcessor
+    from lessons.recommendations.synthetic import events
+
+    if Learner.objects.filter(employee_id="DEMO101").exists():
+        return 0
+    topic_ids = dict(Topic.objects.values_list("slug", "pk"))
+    wanted = {slug for slugs in HISTORY_TEAMS.values() for slug in slugs} | set(HISTORY_POPULAR)
+    if not wanted <= set(topic_ids):
+        return 0  # not the starter bank: nothing sensible to make up
+    onboarding = PathTemplate.objects.filter(slug="onboarding").first()
+    learner_ids: list[int] = []
+    cohort_of: dict[int, int] = {}
+    number = 100
+    for store in HISTORY_STORES:
+        for group, team in enumerate(HISTORY_TEAMS):
+            for _ in range(HISTORY_PER_STORE_AND_TEAM):
+                number += 1
+                first = HISTORY_FIRST_NAMES[number % len(HISTORY_FIRST_NAMES)]
+                learner = learner_services.learner_create(
+                    employee_id=f"DEMO{number}",
+                    first_name=first,
+                    last_name=f"Demo {number}",
+                    email=f"{first}.demo{number}@frontline.local".lower(),
+                    role="sales_associate",
+                    preferred_channel="email",
+                    time_zone="Europe/London",
+                    store=cohorts[("store", store)],
+                    region=cohorts[("region", HISTORY_REGIONS[store])],
+                    team=cohorts[("team", team)],
+                )
+                if onboarding is not None:
+                    services.learning_path_enrol(learner=learner, template=onboarding)
+                learner_ids.append(learner.pk)
+                cohort_of[learner.pk] = group
+    groups = [[topic_ids[slug] for slug in slugs] for slugs in HISTORY_TEAMS.values()]
+    return BehaviorProcessor().process_events(
+        events(
+            learner_ids=learner_ids,
+            cohort_of=cohort_of,
+            groups=groups,
+            popular=[topic_ids[slug] for slug in HISTORY_POPULAR],
+            topics_per_learner=5,
+            seed=2026,
+            start=timezone.now() - datetime.timedelta(days=61),
+        )
+    )
 
 
 def _link_managers(by_employee: dict[str, Learner]) -> None:

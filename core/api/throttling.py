@@ -11,6 +11,7 @@ limits still hold per process and the API keeps answering.
 from __future__ import annotations
 
 from rest_framework import throttling
+from rest_framework.settings import api_settings
 
 from core.net import client_ip
 from core.outages import DegradingCache
@@ -34,4 +35,8 @@ class UserRateThrottle(ClientIpMixin, throttling.UserRateThrottle):
 
 
 class ScopedRateThrottle(ClientIpMixin, throttling.ScopedRateThrottle):
-    pass
+    """The view's `throttle_scope` rate, per user when signed in, per client address when not.
+    The rate is read at request time, so a settings change (tests, ops) takes effect."""
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)

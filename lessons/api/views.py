@@ -5,7 +5,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from core.api.throttling import ScopedRateThrottle
@@ -97,12 +96,6 @@ class LearningPathViewSet(
 class RegistrationThrottle(ScopedRateThrottle):
     """THROTTLE_REGISTRATION (5/hour) per client address (core.net.client_ip)."""
 
-    scope_attr = "throttle_scope"
-
-    def get_rate(self):
-        # Read at request time so a settings change (tests, ops) takes effect.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
 
 REGISTRATION_REQUESTED = {
     "detail": "If that employee is on the roster and not registered yet, a code is on its "
@@ -115,7 +108,7 @@ class RegistrationApi(APIView):
 
     Step 1 (`employee_id` or `email`): 202, the same body whether or not the employee
     exists or is registered. Step 2 (+ `code`, `password`): 201 with the account's learner
-    profile and onboarding path; a wrong, expired or unknown code is one 400
+    profile and onboarding path; a wrong, expired or unknown code is one 422
     (`invalid_code`), whatever the reason.
     """
 

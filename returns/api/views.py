@@ -21,9 +21,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from core.api.pagination import DefaultPagination
+from core.api.throttling import ScopedRateThrottle
 from returns.api.serializers import (
     MONEY,
     ReasonField,
@@ -83,9 +85,12 @@ ACCESS_REQUESTED = {
 
 
 class CustomerAccessRequestApi(APIView):
-    """Ask for a link to follow an order's returns; the same 202 whatever exists."""
+    """Ask for a link to follow an order's returns; the same 202 whatever exists.
+    Throttled per user (THROTTLE_CUSTOMER_ACCESS), as each request may send an email."""
 
     permission_classes = [IsAuthenticated]
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, ScopedRateThrottle]
+    throttle_scope = "customer_access"
 
     class InputSerializer(serializers.Serializer):
         class Meta:

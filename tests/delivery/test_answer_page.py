@@ -88,3 +88,50 @@ def test_an_expired_link_is_410(client, emailed, settings, monkeypatch):
 
     assert response.status_code == 410
     assert b"expired" in response.content
+
+
+# --- "save this topic for later" -----------------------------------------------------
+
+
+def test_the_question_and_the_verdict_both_offer_to_save_the_topic(client, emailed):
+    task, path = emailed
+    button = f'action="{path}/save"'
+
+    question = client.get(path).content.decode()
+    verdict = client.post(path, {"answer": "0"}).content.decode()
+
+    assert button in question and button in verdict
+    assert task.microlesson.topic.title in verdict
+
+
+def test_saving_from_the_answer_page_bookmarks_the_topic_once(client, emailed):
+    from lessons.models import InteractionType, LearnerInteraction, SavedTopic
+
+    task, path = emailed
+
+    first = client.post(f"{path}/save")
+    again = client.post(f"{path}/save")
+
+    assert first.status_code == again.status_code == 200
+    assert b'id="saved"' in first.content
+    saved = SavedTopic.objects.get()
+    assert (saved.learner_id, saved.topic_id) == (task.learner_id, task.microlesson.topic_id)
+    assert LearnerInteraction.objects.filter(type=InteractionType.SAVED).count() == 1
+    logged = InboundRequest.objects.filter(kind="answer_page_save").values_list(
+        "outcome", flat=True
+    )
+    assert sorted(logged) == ["already_saved", "saved"]
+
+
+def test_a_spent_link_still_saves_but_a_forged_one_does_not(client, emailed):
+    from lessons.models import SavedTopic
+
+    task, path = emailed
+    client.post(path, {"answer": "0"})  # spends the link for answering
+
+    assert client.post(f"{path}/save").status_code == 200
+    forged = "/answer/" + answer_token(task_id=task.pk, learner_id=task.learner_id + 1)
+    assert client.post(f"{forged}/save").status_code == 404
+    assert client.post(path[:-3] + "xyz/save").status_code == 404
+    assert client.get(f"{path}/save").status_code == 405
+    assert SavedTopic.objects.count() == 1

@@ -197,3 +197,18 @@ def test_returns_staff_keep_their_access(victims_return, django_user_model):
     _order, request = victims_return
     listing = _client(django_user_model.objects.get(pk=staff.pk)).get("/api/v1/returns/")
     assert [r["rma_number"] for r in listing.json()["results"]] == [request.rma_number]
+
+
+def test_asking_for_access_links_is_throttled_per_user(django_user_model, settings):
+    # Each request may email an order's address: a few an hour per user, whoever asks.
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "customer_access": "2/hour"},
+    }  # DRF reloads its settings on setting_changed
+    first = _client(django_user_model.objects.create_user(username="asker"))
+    second = _client(django_user_model.objects.create_user(username="other"))
+    body = {"order_id": "ORD-1", "email": "shopper@example.com"}
+    answers = [first.post(REQUEST, body, format="json").status_code for _ in range(3)]
+    assert answers == [202, 202, 429]
+    assert second.post(REQUEST, body, format="json").status_code == 202
