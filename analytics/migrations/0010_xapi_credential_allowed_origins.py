@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0008_xapi_scopes_and_report_permissions'),
+        ('analytics', '0009_xapi_documents'),
     ]
 
     operations = [
