@@ -52,6 +52,7 @@ from analytics.reporting.base import UnknownReportError
 from analytics.schedules import cron, messages
 from analytics.schedules.errors import ReportDeliveryStateError
 from analytics.schedules.pdf import render_pdf
+from core.api.fields import ReferenceNotFoundError
 from delivery.channels import ChannelError, Reason, get_channel
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ def report_parameters_clean(*, report: str, parameters: Any) -> dict[str, Any]:
         return definition.clean(parameters)
     except serializers.ValidationError as exc:
         raise ValidationError({"parameters": _flatten_errors(exc.detail)}) from exc
+    except ReferenceNotFoundError as exc:  # the API's 404; a field error in a form
+        raise ValidationError({"parameters": [exc.message]}) from exc
 
 
 @transaction.atomic
@@ -347,6 +350,8 @@ def _execution_failed(execution: ReportExecution, exc: Exception) -> ReportExecu
         error = "The schedule's parameters are no longer valid: " + "; ".join(
             _flatten_errors(exc.detail)
         )
+    elif isinstance(exc, ReferenceNotFoundError):  # a cohort, lesson or topic since deleted
+        error = f"The schedule's parameters are no longer valid: {exc.message}"
     elif isinstance(exc, UnknownReportError):
         error = exc.message
     else:

@@ -658,3 +658,13 @@ def test_summary_values_are_stored_as_json():
     execution = run_once(make_schedule(parameters={"rows": 2}))
     execution.refresh_from_db()
     assert Decimal(execution.summary["total"]) == Decimal("201.50")
+
+
+def test_a_schedule_naming_a_cohort_of_nothing_is_a_field_error_not_a_crash():
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        services.report_parameters_clean(
+            report="cohort-completions", parameters={"cohort": 987_654}
+        )
+    assert caught.value.message_dict == {"parameters": ["cohort: no cohort with id 987654."]}
