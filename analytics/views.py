@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -68,8 +69,20 @@ def _error_response(exc: DomainError) -> HttpResponse:
     return response
 
 
-def _xapi(handler: Callable[..., HttpResponse], *, check_version: bool = True):
-    """Version header in and out, auth, rate limit, DomainError → JSON."""
+def _consistent_through() -> datetime:
+    """Up to when the Statement Resource's answers are complete (X-Experience-API-Consistent-
+    Through): every GET of /xapi/statements carries it, errors included."""
+    return timezone.now()
+
+
+def _xapi(
+    handler: Callable[..., HttpResponse],
+    *,
+    check_version: bool = True,
+    consistent_through: bool = False,
+):
+    """Version header in and out, auth, rate limit, DomainError → JSON; with
+    `consistent_through`, X-Experience-API-Consistent-Through on every answer."""
 
     def wrapped(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
@@ -90,6 +103,8 @@ def _xapi(handler: Callable[..., HttpResponse], *, check_version: bool = True):
         except DomainError as exc:
             response = _error_response(exc)
         response["X-Experience-API-Version"] = SUPPORTED_VERSION
+        if consistent_through and "X-Experience-API-Consistent-Through" not in response:
+            response["X-Experience-API-Consistent-Through"] = _consistent_through().isoformat()
         return response
 
     return wrapped
@@ -217,7 +232,7 @@ class StatementsView(View):
         )
         return HttpResponse(status=204)
 
-    @_xapi
+    @partial(_xapi, consistent_through=True)
     def get(self, request: HttpRequest) -> HttpResponse:
         own_only = _read_scope(request)
         params = request.GET
@@ -231,7 +246,7 @@ class StatementsView(View):
             raise RequestInvalidError("format must be exact, ids or canonical.", parameter="format")
         _bool_param(params, "attachments")
         languages = _languages(request)
-        consistent_through = timezone.now()
+        consistent_through = _consistent_through()
 
         if "statementId" in params or "voidedStatementId" in params:
             if "statementId" in params and "voidedStatementId" in params:

@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from analytics.models import Statement
+from analytics.validation import parse_timestamp
 from tests.analytics.factories import AgentFactory, StatementFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ingest_path")]
@@ -257,6 +258,24 @@ def test_get_by_statement_id_returns_the_stored_statement_with_headers(xapi):
 def test_get_unknown_statement_is_404(xapi):
     response = xapi.get({"statementId": str(uuid.uuid4())})
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "headers", "status"),
+    [
+        ({"statementId": "8f0c1f0e-5a4b-4c3d-9e2f-1a2b3c4d5e6f"}, None, 404),
+        ({"statementId": "8f0c1f0e-5a4b-4c3d-9e2f-1a2b3c4d5e6f", "verb": "urn:v"}, None, 400),
+        ({"since": "yesterday"}, None, 400),
+        ({}, {"X-Experience-API-Version": None}, 400),
+        ({}, {"Authorization": "Basic bm9ib2R5Om5vdGhpbmc="}, 401),
+    ],
+)
+def test_every_get_answer_carries_consistent_through_errors_included(xapi, params, headers, status):
+    # when a GET of the Statement Resource fails
+    response = xapi.get(params, headers=headers)
+    # then the answer still says up to when the store is consistent
+    assert response.status_code == status
+    assert parse_timestamp(response["X-Experience-API-Consistent-Through"], "header")
 
 
 def test_get_by_statement_id_with_other_filters_is_400(xapi):
