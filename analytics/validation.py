@@ -32,9 +32,10 @@ _LANGUAGE_TAG = re.compile(
     r"|^[xX](?:-[A-Za-z0-9]{1,8})+$"
 )
 _NUMBER = r"\d+(?:[.,]\d+)?"
+# ISO 8601 durations: PnYnMnDTnHnMnS, or weeks alone (PnW: weeks combine with no other unit).
 _DURATION = re.compile(
-    rf"^P(?!$)(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
-    rf"(?:T(?=\d)(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?$"
+    rf"^P(?!$)(?:{_NUMBER}W|(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}D)?"
+    rf"(?:T(?=\d)(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?)$"
 )
 _DURATION_PARTS = re.compile(
     rf"^P(?:(?P<Y>{_NUMBER})Y)?(?:(?P<MO>{_NUMBER})M)?(?:(?P<W>{_NUMBER})W)?(?:(?P<D>{_NUMBER})D)?"
@@ -309,7 +310,9 @@ def _validate_activity_definition(value: Any, path: str) -> None:
     if "extensions" in definition:
         _extensions(definition["extensions"], f"{path}.extensions")
     interaction = definition.get("interactionType")
-    if interaction is not None and interaction not in INTERACTION_TYPES:
+    if interaction is not None and (
+        not isinstance(interaction, str) or interaction not in INTERACTION_TYPES
+    ):
         _fail(f"{path}.interactionType", f"must be one of {sorted(INTERACTION_TYPES)}")
     if "correctResponsesPattern" in definition:
         if interaction is None:
