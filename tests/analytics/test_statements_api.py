@@ -293,7 +293,21 @@ def test_format_ids_reduces_to_identifiers(xapi):
     body = xapi.get({"statementId": statement["id"], "format": "ids"}).json()
     assert body["actor"] == {"objectType": "Agent", "mbox": statement["actor"]["mbox"]}
     assert body["verb"] == {"id": statement["verb"]["id"]}
-    assert body["object"] == {"objectType": "Activity", "id": statement["object"]["id"]}
+    assert body["object"] == {"id": statement["object"]["id"]}
+
+
+def test_format_ids_reduces_a_substatement_s_activity_to_its_id(xapi):
+    # given a statement whose object is a SubStatement about an Activity
+    inner = StatementFactory()
+    del inner["id"], inner["timestamp"]
+    statement = StatementFactory(object={"objectType": "SubStatement", **inner})
+    xapi.post(statement)
+    # when
+    body = xapi.get({"statementId": statement["id"], "format": "ids"}).json()
+    # then
+    assert body["object"]["objectType"] == "SubStatement"
+    assert body["object"]["object"] == {"id": inner["object"]["id"]}
+    assert body["object"]["actor"] == {"objectType": "Agent", "mbox": inner["actor"]["mbox"]}
 
 
 def test_format_canonical_keeps_one_language_per_map(xapi):
@@ -307,3 +321,28 @@ def test_format_canonical_keeps_one_language_per_map(xapi):
     assert body["verb"]["display"] == {"fr": "a fait"}
     exact = xapi.get({"statementId": statement["id"], "format": "exact"}).json()
     assert exact["verb"]["display"] == {"en-US": "did", "fr": "a fait"}
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "expected"),
+    [
+        ("en-GB", {"en-GB": "attended"}),
+        ("en-US", {"en-US": "attended (US)"}),
+        ("en", {"en": "attended (any English)"}),
+        ("en-AU", {"en": "attended (any English)"}),
+        ("de, en-GB;q=0.5", {"en-GB": "attended"}),
+        ("de", {"en": "attended (any English)"}),
+    ],
+)
+def test_format_canonical_prefers_the_exact_language_tag(xapi, accept_language, expected):
+    # given a display in English, US English and British English (en first)
+    display = {"en": "attended (any English)", "en-US": "attended (US)", "en-GB": "attended"}
+    statement = StatementFactory(verb={"id": "http://x.example/v", "display": display})
+    xapi.post(statement)
+    # when
+    body = xapi.get(
+        {"statementId": statement["id"], "format": "canonical"},
+        headers={"Accept-Language": accept_language},
+    ).json()
+    # then
+    assert body["verb"]["display"] == expected
