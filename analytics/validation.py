@@ -260,6 +260,21 @@ def _validate_group(value: dict, path: str) -> None:
         _fail(f"{path}.member", "an anonymous Group must list its members")
 
 
+def _validate_authority(value: Any, path: str) -> None:
+    """An Agent, or (three-legged OAuth, Data §2.4.9) an anonymous Group of exactly two
+    Agents, the OAuth consumer (identified by an account) and the user."""
+    validate_agent(value, path)
+    if value.get("objectType") != "Group":
+        return
+    if any(key in value for key in _IFI_KEYS):
+        _fail(path, "an authority Group must be anonymous (the OAuth consumer and its user)")
+    members = value.get("member", [])
+    if len(members) != 2:
+        _fail(f"{path}.member", "an authority Group has exactly two members")
+    if not any("account" in member for member in members):
+        _fail(f"{path}.member", "one member must be the OAuth consumer, an Agent with an account")
+
+
 # --- verb, object -----------------------------------------------------------------------
 
 
@@ -501,4 +516,4 @@ def validate_statement(value: Any, path: str = "statement") -> None:
     if "stored" in value:
         parse_timestamp(value["stored"], f"{path}.stored")
     if "authority" in value:
-        validate_agent(value["authority"], f"{path}.authority")
+        _validate_authority(value["authority"], f"{path}.authority")

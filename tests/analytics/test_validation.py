@@ -30,6 +30,9 @@ def _set(statement, path, value):
 
 _DELETE = object()
 
+CONSUMER = {"account": {"homePage": "https://lms.example/oauth", "name": "consumer-7"}}
+USER = {"mbox": "mailto:bob@example.com"}
+
 INVALID = [
     ("id", "not-a-uuid", "id"),
     ("actor", _DELETE, "actor"),
@@ -92,6 +95,28 @@ INVALID = [
     ("colour", "blue", "not a property"),
     ("result.response", None, "null"),
     ("attachments", [{"usageType": "http://x.example/u"}], "is required"),
+    ("authority", {"objectType": "Group", "member": [USER]}, "exactly two"),
+    (
+        "authority",
+        {"objectType": "Group", "member": [CONSUMER, USER, {"mbox": "mailto:j@example.com"}]},
+        "exactly two",
+    ),
+    (
+        "authority",
+        {"objectType": "Group", "member": [USER, {"mbox": "mailto:j@example.com"}]},
+        "OAuth consumer",
+    ),
+    (
+        "authority",
+        {"objectType": "Group", "mbox": "mailto:g@example.com", "member": [CONSUMER, USER]},
+        "anonymous",
+    ),
+    (
+        "authority",
+        {"objectType": "Group", "openid": "http://openid.example.org/1", "member": [USER]},
+        "anonymous",
+    ),
+    ("authority", {"objectType": "Group", "account": CONSUMER["account"]}, "anonymous"),
 ]
 
 
@@ -156,6 +181,8 @@ VALID = [
     ),
     ("timestamp", "2026-11-01T09:30:00.123456+05:30"),
     ("version", "1.0.0"),
+    ("authority", {"objectType": "Agent", **CONSUMER}),
+    ("authority", {"objectType": "Group", "member": [CONSUMER, USER]}),
 ]
 
 
@@ -192,3 +219,20 @@ def test_an_interaction_type_that_is_not_a_string_is_400_not_500(xapi, interacti
     assert response.status_code == 400
     assert "interactionType" in response.json()["message"]
     assert Statement.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("authority", "status"),
+    [
+        ({"objectType": "Group", "member": [CONSUMER, USER]}, 200),
+        ({"objectType": "Group", "member": [USER, {"mbox": "mailto:j@example.com"}]}, 400),
+        ({"objectType": "Group", "member": [CONSUMER]}, 400),
+    ],
+)
+def test_an_authority_group_must_be_an_oauth_consumer_and_its_user(xapi, authority, status):
+    # when a client sends a statement with a Group authority
+    response = xapi.post(StatementFactory(authority=authority))
+    # then only the consumer-and-user pair is accepted
+    assert response.status_code == status
+    assert Statement.objects.count() == (1 if status == 200 else 0)
