@@ -110,6 +110,14 @@ def _xapi(
     return wrapped
 
 
+def _head(response: HttpResponse) -> HttpResponse:
+    """HEAD (Communication §1.1): the GET's status and headers, Content-Length included,
+    without the body, whichever server sends it."""
+    response["Content-Length"] = str(len(response.content))
+    response.content = b""
+    return response
+
+
 def _require_write(request: HttpRequest) -> None:
     if not request.xapi_credential.writes:
         raise PermissionDeniedError("This client's scopes do not include statements/write.")
@@ -232,6 +240,9 @@ class StatementsView(View):
         )
         return HttpResponse(status=204)
 
+    def head(self, request: HttpRequest) -> HttpResponse:
+        return _head(self.get(request))
+
     @partial(_xapi, consistent_through=True)
     def get(self, request: HttpRequest) -> HttpResponse:
         own_only = _read_scope(request)
@@ -327,3 +338,6 @@ class AboutView(View):
         return _json_response({"version": [SUPPORTED_VERSION], "extensions": {}})
 
     get = _xapi(_about, check_version=False)
+
+    def head(self, request: HttpRequest) -> HttpResponse:
+        return _head(self.get(request))

@@ -346,3 +346,56 @@ def test_format_canonical_prefers_the_exact_language_tag(xapi, accept_language, 
     ).json()
     # then
     assert body["verb"]["display"] == expected
+
+
+# --- HEAD -------------------------------------------------------------------------------
+
+_SAME_HEADERS = ("Content-Type", "Content-Length", "X-Experience-API-Version", "Last-Modified")
+
+
+def _raw_view_response(view, path, headers):
+    """The view's own answer, before any test client or server strips a HEAD body."""
+    from django.test import RequestFactory
+
+    return view(RequestFactory().head(path, **headers))
+
+
+def test_head_of_statements_answers_the_get_headers_without_a_body(xapi):
+    # given a stored statement
+    from analytics.views import StatementsView
+
+    statement = StatementFactory()
+    xapi.post(statement)
+    query = f"/xapi/statements?statementId={statement['id']}"
+    get = xapi.client.get(query, **xapi.headers)
+    # when
+    head = _raw_view_response(StatementsView.as_view(), query, xapi.headers)
+    # then
+    assert head.status_code == 200
+    assert head.content == b""
+    assert {h: head[h] for h in _SAME_HEADERS} == {h: get[h] for h in _SAME_HEADERS}
+    assert int(head["Content-Length"]) == len(get.content) > 0
+    assert head["X-Experience-API-Consistent-Through"]
+
+
+def test_head_of_a_statement_list_and_its_errors_carry_consistent_through(xapi):
+    from analytics.views import StatementsView
+
+    view = StatementsView.as_view()
+    listing = _raw_view_response(view, "/xapi/statements?limit=1", xapi.headers)
+    missing = _raw_view_response(view, f"/xapi/statements?statementId={uuid.uuid4()}", xapi.headers)
+    assert (listing.status_code, missing.status_code) == (200, 404)
+    assert listing.content == missing.content == b""
+    assert listing["X-Experience-API-Consistent-Through"]
+    assert missing["X-Experience-API-Consistent-Through"]
+
+
+def test_head_of_about_answers_the_get_headers_without_a_body(client):
+    from analytics.views import AboutView
+
+    get = client.get("/xapi/about")
+    head = _raw_view_response(AboutView.as_view(), "/xapi/about", {})
+    assert head.status_code == 200
+    assert head.content == b""
+    assert int(head["Content-Length"]) == len(get.content)
+    assert head["X-Experience-API-Version"] == "1.0.3"
