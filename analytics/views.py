@@ -26,7 +26,7 @@ from django.utils.http import http_date
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from analytics import auth, documents, selectors, services
+from analytics import alternate, auth, documents, selectors, services
 from analytics.errors import RequestInvalidError, StatementInvalidError, VersionHeaderError
 from analytics.validation import SUPPORTED_VERSION, parse_timestamp, validate_agent
 from core.errors import DomainError, PermissionDeniedError
@@ -50,6 +50,7 @@ _GET_PARAMETERS = {
     "ascending",
     "cursor",
 }
+_ALTERNATE_METHODS = frozenset({"GET", "HEAD", "PUT", "POST"})
 _SINGLE_PARAMETERS = {"statementId", "voidedStatementId", "format", "attachments"}
 
 
@@ -195,8 +196,21 @@ def _languages(request: HttpRequest) -> list[str]:
 class StatementsView(View):
     http_method_names = ["get", "post", "put", "head", "options"]
 
-    @_xapi
     def post(self, request: HttpRequest) -> HttpResponse:
+        if alternate.is_alternate(request):
+            return self._alternate(request)
+        return self._post(request)
+
+    @partial(_xapi, check_version=False)
+    def _alternate(self, request: HttpRequest) -> HttpResponse:
+        """POST ?method=… (Communication §1.3): answered as the request it stands for, whose
+        own version header and credentials are checked as usual."""
+        inner = alternate.alternate_request(request, methods=_ALTERNATE_METHODS)
+        handlers = {"GET": self.get, "HEAD": self.head, "PUT": self.put, "POST": self._post}
+        return handlers[inner.method](inner)
+
+    @_xapi
+    def _post(self, request: HttpRequest) -> HttpResponse:
         _require_write(request)
         if request.GET:
             raise RequestInvalidError(
