@@ -454,10 +454,10 @@ def _validate_attachments(value: Any, path: str) -> None:
         if isinstance(item["length"], bool) or not isinstance(item["length"], int):
             _fail(f"{item_path}.length", "must be an integer")
         _string(item["sha2"], f"{item_path}.sha2")
-        if "fileUrl" not in item:
-            # The raw bytes would come in a multipart/mixed body, which this store does not take.
-            _fail(f"{item_path}.fileUrl", "is required: attachments are accepted by URL only")
-        _iri(item["fileUrl"], f"{item_path}.fileUrl")
+        # Without a fileUrl the raw bytes must come as a multipart/mixed part: the request,
+        # not the statement, is checked for that (analytics.attachments).
+        if "fileUrl" in item:
+            _iri(item["fileUrl"], f"{item_path}.fileUrl")
 
 
 # --- statement --------------------------------------------------------------------------

@@ -26,10 +26,11 @@ from django.utils.http import http_date
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from analytics import alternate, auth, documents, selectors, services
+from analytics import alternate, attachments, auth, documents, multipart, selectors, services
 from analytics.errors import RequestInvalidError, StatementInvalidError, VersionHeaderError
 from analytics.validation import SUPPORTED_VERSION, parse_timestamp, validate_agent
 from core.errors import DomainError, PermissionDeniedError
+from core.input import InputRefused, check_json_text
 from core.net import client_ip
 
 _VERSION = re.compile(r"^1\.0(\.\d+)?$")
@@ -58,6 +59,20 @@ def _json_response(body: Any, *, status: int = 200) -> HttpResponse:
     return HttpResponse(
         json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
     )
+
+
+def _statements_response(
+    document: Any, statements: list[dict[str, Any]], *, with_attachments: bool
+) -> HttpResponse:
+    """A GET's answer: JSON, or with `attachments=true` multipart/mixed, the JSON first and
+    then the raw attachments of `statements` (Communication §2.1.3)."""
+    if not with_attachments:
+        return _json_response(document)
+    content_type, body = multipart.compose(
+        json.dumps(document, separators=(",", ":")).encode(),
+        attachments.attachments_for(statements),
+    )
+    return HttpResponse(body, content_type=content_type)
 
 
 def _error_response(exc: DomainError) -> HttpResponse:
@@ -139,21 +154,35 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _body(request: HttpRequest) -> Any:
+def _loads(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StatementInvalidError(f"The body is not valid JSON: {exc}") from exc
+
+
+def _body(request: HttpRequest) -> tuple[Any, list[multipart.Part]]:
+    """The statement document of a POST or PUT and the raw attachments sent with it:
+    application/json, or multipart/mixed with the statements as its first part."""
     content_type = request.content_type or ""
-    if content_type != "application/json":
+    if content_type not in ("application/json", multipart.MULTIPART_MIXED):
         raise RequestInvalidError(
-            "Content-Type must be application/json (multipart attachments are not accepted).",
+            "Content-Type must be application/json, or multipart/mixed with attachments.",
             content_type=content_type,
         )
     try:
         raw = request.body
     except RequestDataTooBig as exc:
         raise RequestInvalidError("The request body is too large.", code="too_large") from exc
+    if content_type == "application/json":
+        return _loads(raw), []
+    body = multipart.parse(request.META.get("CONTENT_TYPE", ""), raw)
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise StatementInvalidError(f"The body is not valid JSON: {exc}") from exc
+        # The statements part meets the rules core.input applies to JSON bodies.
+        check_json_text(body.statements, where="statements part")
+    except InputRefused as refusal:
+        raise RequestInvalidError(refusal.message, reason=refusal.reason) from refusal
+    return _loads(body.statements), body.parts
 
 
 def _bool_param(params, name: str) -> bool:
@@ -217,13 +246,16 @@ class StatementsView(View):
                 "POST takes no parameters; use PUT with statementId.",
                 parameters=sorted(request.GET),
             )
-        body = _body(request)
+        body, parts = _body(request)
         single = isinstance(body, dict)
         statements = [body] if single else body
         if not isinstance(statements, list):
             raise StatementInvalidError("The body must be a statement or an array of statements.")
         ids = services.statements_store(
-            statements=statements, credential=request.xapi_credential, single=single
+            statements=statements,
+            credential=request.xapi_credential,
+            single=single,
+            attachments=parts,
         )
         return _json_response([str(i) for i in ids])
 
@@ -236,7 +268,7 @@ class StatementsView(View):
         if "statementId" not in request.GET:
             raise RequestInvalidError("PUT needs the statementId parameter.")
         statement_id = _uuid_param(request.GET, "statementId")
-        body = _body(request)
+        body, parts = _body(request)
         if not isinstance(body, dict):
             raise StatementInvalidError("PUT takes one statement object.")
         if "id" in body:
@@ -250,7 +282,7 @@ class StatementsView(View):
                 )
         body = {**body, "id": str(statement_id)}
         services.statements_store(
-            statements=[body], credential=request.xapi_credential, single=True
+            statements=[body], credential=request.xapi_credential, single=True, attachments=parts
         )
         return HttpResponse(status=204)
 
@@ -269,7 +301,7 @@ class StatementsView(View):
         format = params.get("format", "exact")
         if format not in ("exact", "ids", "canonical"):
             raise RequestInvalidError("format must be exact, ids or canonical.", parameter="format")
-        _bool_param(params, "attachments")
+        with_attachments = _bool_param(params, "attachments")
         languages = _languages(request)
         consistent_through = _consistent_through()
 
@@ -287,8 +319,10 @@ class StatementsView(View):
             statement = selectors.statement_get(
                 statement_id=_uuid_param(params, name), voided=voided, credential_id=own_only
             )
-            response = _json_response(
-                documents.format_statement(statement.data, format=format, languages=languages)
+            response = _statements_response(
+                documents.format_statement(statement.data, format=format, languages=languages),
+                [statement.data],
+                with_attachments=with_attachments,
             )
             response["Last-Modified"] = http_date(statement.stored.timestamp())
             response["X-Experience-API-Consistent-Through"] = consistent_through.isoformat()
@@ -338,7 +372,9 @@ class StatementsView(View):
             ],
             "more": more,
         }
-        response = _json_response(body)
+        response = _statements_response(
+            body, [s.data for s in page.statements], with_attachments=with_attachments
+        )
         last = max((s.stored for s in page.statements), default=consistent_through)
         response["Last-Modified"] = http_date(last.timestamp())
         response["X-Experience-API-Consistent-Through"] = consistent_through.isoformat()

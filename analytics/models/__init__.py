@@ -4,9 +4,11 @@ Analytics models, one module per concern:
 - `statements`: the xAPI learning record store and its flattened query table;
 - `engagement`: engagement events from the other apps and their daily rollups;
 - `reports`: scheduled reports, their executions (CSV + PDF) and per-target deliveries;
-- `console`: the audit log of the safe query console (which also carries its permission).
+- `console`: the audit log of the safe query console (which also carries its permission);
+- `attachments`: the raw attachments of xAPI statements, one row per SHA-2.
 """
 
+from analytics.models.attachments import StatementAttachment
 from analytics.models.console import QueryRun
 from analytics.models.engagement import (
     CohortEngagementDay,
@@ -47,6 +49,7 @@ __all__ = [
     "ReportSchedule",
     "ReportTarget",
     "Statement",
+    "StatementAttachment",
     "StatementFlat",
     "TargetKind",
     "XapiCredential",
