@@ -39,6 +39,14 @@ def declared(statement: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def declares_any(statement: dict[str, Any]) -> bool:
+    """Whether `declared(statement)` would find anything (cheap: on every ingested statement)."""
+    if "attachments" in statement:
+        return True
+    obj = statement.get("object")
+    return "attachments" in obj and obj.get("objectType") == "SubStatement"
+
+
 def _digest(sha2: str, content: bytes) -> str | None:
     algorithm = _SHA2_BY_LENGTH.get(len(sha2))
     return algorithm(content).hexdigest() if algorithm else None

@@ -31,8 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from analytics import documents
-from analytics.attachments import attachments_store, parts_by_hash
-from analytics.attachments import declared as declared_attachments
+from analytics.attachments import attachments_store, declares_any, parts_by_hash
 from analytics.errors import StatementConflictError, StatementInvalidError
 from analytics.models import Statement, StatementFlat, XapiCredential, XapiScope
 from analytics.multipart import Part
@@ -338,7 +337,7 @@ def statements_store(
     ids = [row.id for row in rows]
     if len(set(ids)) != len(ids):
         raise StatementInvalidError("statements: the batch repeats a statement id", path="id")
-    if attachments or any(declared_attachments(raw) for raw in statements):
+    if attachments or any(declares_any(raw) for raw in statements):
         parts = parts_by_hash(statements, attachments)
         for index, raw in enumerate(statements):
             verify_signatures(raw, parts, "statement" if single else f"statements[{index}]")

@@ -88,29 +88,22 @@ def test_attachments_by_file_url_need_no_part_in_json(xapi):
 # --- refusals ---------------------------------------------------------------------------
 
 
-def _refused(response, reason):
-    assert response.status_code == 400, response.content
-    assert reason in response.json()["message"]
-    assert Statement.objects.count() == 0
-    assert StatementAttachment.objects.count() == 0
-
-
 def test_an_attachment_without_file_url_and_without_its_part_is_400(xapi):
     statement = _statement_with(b"missing")
-    _refused(xapi.post(statement), "multipart/mixed part")
-    _refused(mp.post(xapi, mp.body(statement)), "multipart/mixed part")
+    mp.assert_refused(xapi.post(statement), "multipart/mixed part")
+    mp.assert_refused(mp.post(xapi, mp.body(statement)), "multipart/mixed part")
 
 
 def test_a_part_no_statement_declares_is_400(xapi):
     statement = _statement_with(b"declared")
     body = mp.body(statement, [mp.part(b"declared"), mp.part(b"excess")])
-    _refused(mp.post(xapi, body), "matches no attachment")
+    mp.assert_refused(mp.post(xapi, body), "matches no attachment")
 
 
 def test_a_part_whose_bytes_do_not_hash_to_its_header_is_400(xapi):
     statement = _statement_with(b"declared")
     forged = mp.part(b"other bytes", sha2=hashlib.sha256(b"declared").hexdigest())
-    _refused(mp.post(xapi, mp.body(statement, [forged])), "does not hash")
+    mp.assert_refused(mp.post(xapi, mp.body(statement, [forged])), "does not hash")
 
 
 @pytest.mark.parametrize(
@@ -124,36 +117,38 @@ def test_a_part_whose_bytes_do_not_hash_to_its_header_is_400(xapi):
 def test_a_part_without_its_headers_is_400(xapi, headers, reason):
     statement = _statement_with(b"declared")
     body = mp.body(statement, [mp.part(b"declared", **headers)])
-    _refused(mp.post(xapi, body), reason)
+    mp.assert_refused(mp.post(xapi, body), reason)
 
 
 def test_a_first_part_that_is_not_json_is_400(xapi):
     statement = _statement_with(b"declared")
     body = mp.body(statement, [mp.part(b"declared")], first_type="text/plain")
-    _refused(mp.post(xapi, body), "first part")
+    mp.assert_refused(mp.post(xapi, body), "first part")
 
 
 def test_a_multipart_request_without_a_boundary_is_400(xapi):
     statement = _statement_with(b"declared")
-    _refused(mp.post(xapi, mp.body(statement, [mp.part(b"declared")]), boundary=""), "boundary")
+    mp.assert_refused(
+        mp.post(xapi, mp.body(statement, [mp.part(b"declared")]), boundary=""), "boundary"
+    )
 
 
 def test_a_body_whose_delimiters_do_not_match_the_boundary_is_400(xapi):
     statement = _statement_with(b"declared")
     body = mp.body(statement, [mp.part(b"declared")], boundary="another-boundary")
-    _refused(mp.post(xapi, body), "boundaries")
+    mp.assert_refused(mp.post(xapi, body), "boundaries")
 
 
 def test_a_body_missing_its_closing_delimiter_is_400(xapi):
     statement = _statement_with(b"declared")
     body = mp.body(statement, [mp.part(b"declared")]).rsplit(b"\r\n--", 1)[0]
-    _refused(mp.post(xapi, body), "boundaries")
+    mp.assert_refused(mp.post(xapi, body), "boundaries")
 
 
 def test_a_nul_in_the_statements_part_is_400_not_500(xapi):
     statement = _statement_with(b"declared", result={"response": "SENTINEL"})
     document = json.dumps(statement).replace("SENTINEL", "\\u0000").encode()
-    _refused(mp.post(xapi, mp.body(document, [mp.part(b"declared")])), "NUL")
+    mp.assert_refused(mp.post(xapi, mp.body(document, [mp.part(b"declared")])), "NUL")
 
 
 def test_an_attachment_over_the_size_limit_is_413(xapi, settings):
@@ -250,3 +245,18 @@ def test_parse_reads_a_quoted_boundary_and_a_preamble():
     parsed = multipart.parse('multipart/mixed; boundary="a b"', body)
     assert parsed.statements == statement
     assert [p.content for p in parsed.parts] == [b"x"]
+
+
+def test_a_sub_statement_s_raw_attachment_needs_its_part_too(xapi):
+    # given a statement whose SubStatement declares an attachment without fileUrl
+    inner = _statement_with(b"inner bytes")
+    del inner["id"], inner["timestamp"]
+    statement = StatementFactory(object={"objectType": "SubStatement", **inner})
+    # when it comes without, then with, the part
+    without = mp.post(xapi, mp.body(statement))
+    with_part = mp.post(xapi, mp.body(statement, [mp.part(b"inner bytes")]))
+    # then
+    assert without.status_code == 400
+    assert with_part.status_code == 200
+    answer = xapi.get({"statementId": statement["id"], "attachments": "true"})
+    assert [content for _, content in mp.parse_response(answer)[1]] == [b"inner bytes"]

@@ -67,3 +67,13 @@ def parse_response(response) -> tuple[bytes, list[tuple[dict, bytes]]]:
     (first_headers, first), *rest = sections
     assert first_headers["Content-Type"] == "application/json"
     return first, rest
+
+
+def assert_refused(response, reason: str) -> None:
+    """A 400 naming `reason`, with no statement and no attachment stored."""
+    from analytics.models import Statement, StatementAttachment
+
+    assert response.status_code == 400, response.content
+    assert reason in response.json()["message"]
+    assert Statement.objects.count() == 0
+    assert StatementAttachment.objects.count() == 0
