@@ -106,15 +106,31 @@ def attachments_store(parts: Iterable[Part]) -> None:
     )
 
 
+def _hashes(statement: dict[str, Any]) -> list[str]:
+    return [str(attachment["sha2"]).lower() for attachment in declared(statement)]
+
+
+def statements_within_budget(statements: Sequence[dict[str, Any]], budget: int) -> int:
+    """How many of `statements`, from the first, fit in an answer whose stored attachments
+    (each counted once) total at most `budget` bytes; never fewer than one."""
+    wanted = {sha2 for statement in statements for sha2 in _hashes(statement)}
+    if not wanted:
+        return len(statements)
+    sizes = dict(StatementAttachment.objects.filter(sha2__in=wanted).values_list("sha2", "length"))
+    counted: set[str] = set()
+    total = 0
+    for index, statement in enumerate(statements):
+        new = {sha2 for sha2 in _hashes(statement) if sha2 in sizes} - counted
+        total += sum(sizes[sha2] for sha2 in new)
+        if index and total > budget:
+            return index
+        counted |= new
+    return len(statements)
+
+
 def attachments_for(statements: Iterable[dict[str, Any]]) -> list[Part]:
     """The stored raw attachments of these statements, each SHA-2 once, in order."""
-    hashes = list(
-        dict.fromkeys(
-            str(attachment["sha2"]).lower()
-            for statement in statements
-            for attachment in declared(statement)
-        )
-    )
+    hashes = list(dict.fromkeys(sha2 for statement in statements for sha2 in _hashes(statement)))
     if not hashes:
         return []
     rows = StatementAttachment.objects.filter(sha2__in=hashes).in_bulk()

@@ -360,6 +360,17 @@ class StatementsView(View):
         limit = min(limit or settings.XAPI_PAGE_SIZE_MAX, settings.XAPI_PAGE_SIZE_MAX)
 
         page = selectors.statement_list(filters=filters, limit=limit, cursor=params.get("cursor"))
+        if with_attachments:
+            # A page's attachments travel in its answer: end the page early rather than
+            # answer more than XAPI_ATTACHMENTS_RESPONSE_MAX_BYTES of them.
+            fits = attachments.statements_within_budget(
+                [s.data for s in page.statements], settings.XAPI_ATTACHMENTS_RESPONSE_MAX_BYTES
+            )
+            if fits < len(page.statements):
+                kept = page.statements[:fits]
+                page = selectors.StatementPage(
+                    statements=kept, next_cursor=selectors.encode_cursor(kept[-1])
+                )
         more = ""
         if page.next_cursor:
             query = {k: v for k, v in params.items() if k != "cursor"}

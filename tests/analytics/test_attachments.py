@@ -260,3 +260,31 @@ def test_a_sub_statement_s_raw_attachment_needs_its_part_too(xapi):
     assert with_part.status_code == 200
     answer = xapi.get({"statementId": statement["id"], "attachments": "true"})
     assert [content for _, content in mp.parse_response(answer)[1]] == [b"inner bytes"]
+
+
+def test_an_attachments_page_ends_early_rather_than_exceed_the_byte_budget(xapi, settings):
+    # given three statements with ten bytes of attachment each, two sharing theirs
+    settings.XAPI_ATTACHMENTS_RESPONSE_MAX_BYTES = 25
+    shared, own = b"ten bytes!", b"ten more.."
+    for content in (own, shared, shared):
+        mp.post(xapi, mp.body(_statement_with(content), [mp.part(content)]))
+    # when the first page is asked for with attachments, in storing order
+    response = xapi.get({"attachments": "true", "ascending": "true"})
+    document, parts = mp.parse_response(response)
+    first = json.loads(document)
+    # then it stops at 20 of the 25 bytes: the third statement would bring no new bytes,
+    # so all three fit; with a budget of 15, the page ends after the first
+    assert len(first["statements"]) == 3 and first["more"] == ""
+    assert [content for _, content in parts] == [own, shared]
+    settings.XAPI_ATTACHMENTS_RESPONSE_MAX_BYTES = 15
+    pages, path = [], "/xapi/statements?attachments=true&ascending=true"
+    while path:
+        answer = xapi.client.get(path, **xapi.headers)
+        document, parts = mp.parse_response(answer)
+        page = json.loads(document)
+        pages.append(([s["id"] for s in page["statements"]], [c for _, c in parts]))
+        path = page["more"]
+    assert [len(ids) for ids, _ in pages] == [1, 2]
+    assert [contents for _, contents in pages] == [[own], [shared]]
+    # and without attachments, the page is not cut
+    assert len(xapi.get({"ascending": "true"}).json()["statements"]) == 3
