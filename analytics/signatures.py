@@ -75,8 +75,9 @@ def _verify(token_bytes: bytes, statement: dict[str, Any], where: str) -> None:
             signed = jws.decode(token, options={"verify_signature": False})
     except jwt.InvalidSignatureError:
         _fail(where, "the JWS signature does not verify with its x5c certificate")
-    except jwt.InvalidTokenError as exc:
-        _fail(where, f"the JWS cannot be decoded ({exc})")
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:
+        # A malformed token, or a certificate whose key is not an RSA key.
+        _fail(where, f"the JWS cannot be decoded or checked ({exc})")
     try:
         original = json.loads(signed)
     except (ValueError, UnicodeDecodeError):

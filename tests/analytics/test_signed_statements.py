@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from analytics.models import Statement, StatementAttachment
@@ -189,3 +189,44 @@ def test_each_statement_of_a_batch_carries_its_own_signature(xapi, signer):
     # and swapping the signatures is refused
     swapped = [dict(batch[0], id=batch[1]["id"]), dict(batch[1], id=batch[0]["id"])]
     assert mp.post(xapi, mp.body(swapped, parts)).status_code == 400
+
+
+def _certificate(key) -> str:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not an RSA signer")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+
+
+@pytest.mark.parametrize(
+    ("x5c", "reason"),
+    [
+        ("elliptic curve", "cannot be decoded or checked"),
+        (["not base64!"], "certificate cannot be read"),
+        ([base64.b64encode(b"not DER").decode()], "certificate cannot be read"),
+        ([], "must be a certificate chain"),
+        (42, "must be a certificate chain"),
+    ],
+)
+def test_an_x5c_that_holds_no_usable_rsa_certificate_is_400(xapi, x5c, reason):
+    # given an RS256 signature whose x5c is an EC certificate, junk, or no chain at all
+    if x5c == "elliptic curve":
+        x5c = [_certificate(ec.generate_private_key(ec.SECP256R1()))]
+    statement = StatementFactory()
+    token = (
+        jwt.PyJWS()
+        .encode(json.dumps(statement).encode(), _key(), algorithm="RS256", headers={"x5c": x5c})
+        .encode()
+    )
+    # when / then
+    response, _ = _post_signed(xapi, statement, token)
+    mp.assert_refused(response, reason)
