@@ -53,7 +53,10 @@ def parse(content_type: str, body: bytes) -> MultipartBody:
     if "\r" in content_type or "\n" in content_type:
         raise _refuse("the Content-Type header spans lines")
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    try:
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    except RecursionError:  # the parser recurses into each multipart part nested in a part
+        raise _refuse("it nests multipart parts too deep") from None
     if message.get_content_type() != MULTIPART_MIXED or not message.get_boundary():
         raise _refuse("the Content-Type header names no boundary")
     if message.defects or not message.is_multipart():
@@ -64,6 +67,8 @@ def parse(content_type: str, body: bytes) -> MultipartBody:
         raise _refuse("the first part must be the statements, as application/json")
     parts = []
     for index, part in enumerate(rest, start=1):
+        if part.is_multipart():
+            raise _refuse(f"part {index} is itself multipart; an attachment is one part")
         sha2 = (part.get(HASH_HEADER) or "").strip().lower()
         if not sha2:
             raise _refuse(f"part {index} has no {HASH_HEADER} header")

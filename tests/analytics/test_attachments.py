@@ -1,6 +1,7 @@
 """Raw statement attachments: multipart/mixed in (POST, PUT) and out (attachments=true)."""
 
 import hashlib
+import itertools
 import json
 import os
 import uuid
@@ -288,3 +289,18 @@ def test_an_attachments_page_ends_early_rather_than_exceed_the_byte_budget(xapi,
     assert [contents for _, contents in pages] == [[own], [shared]]
     # and without attachments, the page is not cut
     assert len(xapi.get({"ascending": "true"}).json()["statements"]) == 3
+
+
+@pytest.mark.parametrize("depth", [3, 3000])
+def test_an_attachment_part_that_is_itself_multipart_is_400_however_deep(xapi, depth):
+    # given attachment parts nested inside one another, `depth` levels deep
+    head = mp.body(_statement_with(b"declared")).rsplit(f"--{mp.BOUNDARY}--".encode(), 1)[0]
+    boundaries = [mp.BOUNDARY, *(f"nested-{level}" for level in range(1, depth))]
+    nested = b"".join(
+        f"--{outer}\r\nContent-Type: multipart/mixed; boundary={inner}\r\n"
+        "Content-Transfer-Encoding: binary\r\nX-Experience-API-Hash: 00\r\n\r\n".encode()
+        for outer, inner in itertools.pairwise(boundaries)
+    )
+    closing = b"".join(f"--{b}--\r\n".encode() for b in reversed(boundaries))
+    # when / then
+    mp.assert_refused(mp.post(xapi, head + nested + closing), "multipart")
