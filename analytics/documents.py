@@ -157,6 +157,9 @@ def _ids_object(obj: dict[str, Any]) -> dict[str, Any]:
         return _ids_agent(obj)
     if object_type == "SubStatement":
         return _ids_statement(obj)
+    if object_type == "Activity":
+        # An Activity's id is all that identifies it (objectType defaults to Activity).
+        return {"id": obj["id"]}
     return {"objectType": object_type, "id": obj["id"]}
 
 
@@ -183,9 +186,15 @@ def _ids_statement(statement: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pick_language(language_map: dict[str, str], languages: list[str]) -> dict[str, str]:
+    """The entry for the most preferred language: an exact tag first (en-GB), else one of
+    the same primary language (en, en-US), else `und`, else the first."""
     for wanted in languages:
         for tag, text in language_map.items():
-            if tag.lower() == wanted or tag.lower().split("-")[0] == wanted.split("-")[0]:
+            if tag.lower() == wanted:
+                return {tag: text}
+        primary = wanted.split("-")[0]
+        for tag, text in language_map.items():
+            if tag.lower().split("-")[0] == primary:
                 return {tag: text}
     if "und" in language_map:
         return {"und": language_map["und"]}

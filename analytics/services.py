@@ -31,9 +31,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from analytics import consistency, documents
+from analytics.attachments import attachments_store, declares_any, parts_by_hash
 from analytics.cors import normalize_origin
 from analytics.errors import StatementConflictError, StatementInvalidError
 from analytics.models import Statement, StatementFlat, XapiCredential, XapiScope
+from analytics.multipart import Part
+from analytics.signatures import verify_signatures
 from analytics.validation import VOIDED_VERB, parse_timestamp, validate_statement
 from core.errors import PermissionDeniedError
 
@@ -331,11 +334,16 @@ def statements_store(
     authority: dict[str, Any] | None = None,
     credential: XapiCredential | None = None,
     single: bool = False,
+    attachments: Sequence[Part] = (),
 ) -> list[uuid.UUID]:
     """
     Validate and store a batch of statements, all or none; return their ids in order.
 
     The authority is the credential's (or Frontline's own), whatever the client sent.
+    `attachments` are the raw parts of a multipart/mixed request: each must belong to an
+    attachment the statements declare, each declared attachment without a fileUrl needs
+    one, and signatures among them must sign their statements (analytics.signatures).
+    Parts are stored with the statements, in one transaction.
     """
     if not statements:
         raise StatementInvalidError("statements: the array is empty", path="statements")
@@ -353,6 +361,24 @@ def statements_store(
     ids = [row.id for row in rows]
     if len(set(ids)) != len(ids):
         raise StatementInvalidError("statements: the batch repeats a statement id", path="id")
+    if attachments or any(declares_any(raw) for raw in statements):
+        parts = parts_by_hash(statements, attachments)
+        for index, raw in enumerate(statements):
+            verify_signatures(raw, parts, "statement" if single else f"statements[{index}]")
+        if parts:
+            with transaction.atomic():
+                attachments_store(parts.values())
+                return _store_rows(rows, ids=ids, stored=stored, credential=credential)
+    return _store_rows(rows, ids=ids, stored=stored, credential=credential)
+
+
+def _store_rows(
+    rows: list[_Prepared],
+    *,
+    ids: list[uuid.UUID],
+    stored: datetime,
+    credential: XapiCredential | None,
+) -> list[uuid.UUID]:
     credential_id = credential.pk if credential else None
     if (
         connection.vendor == "postgresql"

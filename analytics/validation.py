@@ -32,9 +32,10 @@ _LANGUAGE_TAG = re.compile(
     r"|^[xX](?:-[A-Za-z0-9]{1,8})+$"
 )
 _NUMBER = r"\d+(?:[.,]\d+)?"
+# ISO 8601 durations: PnYnMnDTnHnMnS, or weeks alone (PnW: weeks combine with no other unit).
 _DURATION = re.compile(
-    rf"^P(?!$)(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
-    rf"(?:T(?=\d)(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?$"
+    rf"^P(?!$)(?:{_NUMBER}W|(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}D)?"
+    rf"(?:T(?=\d)(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?)$"
 )
 _DURATION_PARTS = re.compile(
     rf"^P(?:(?P<Y>{_NUMBER})Y)?(?:(?P<MO>{_NUMBER})M)?(?:(?P<W>{_NUMBER})W)?(?:(?P<D>{_NUMBER})D)?"
@@ -259,6 +260,21 @@ def _validate_group(value: dict, path: str) -> None:
         _fail(f"{path}.member", "an anonymous Group must list its members")
 
 
+def _validate_authority(value: Any, path: str) -> None:
+    """An Agent, or (three-legged OAuth, Data §2.4.9) an anonymous Group of exactly two
+    Agents, the OAuth consumer (identified by an account) and the user."""
+    validate_agent(value, path)
+    if value.get("objectType") != "Group":
+        return
+    if any(key in value for key in _IFI_KEYS):
+        _fail(path, "an authority Group must be anonymous (the OAuth consumer and its user)")
+    members = value.get("member", [])
+    if len(members) != 2:
+        _fail(f"{path}.member", "an authority Group has exactly two members")
+    if not any("account" in member for member in members):
+        _fail(f"{path}.member", "one member must be the OAuth consumer, an Agent with an account")
+
+
 # --- verb, object -----------------------------------------------------------------------
 
 
@@ -309,7 +325,9 @@ def _validate_activity_definition(value: Any, path: str) -> None:
     if "extensions" in definition:
         _extensions(definition["extensions"], f"{path}.extensions")
     interaction = definition.get("interactionType")
-    if interaction is not None and interaction not in INTERACTION_TYPES:
+    if interaction is not None and (
+        not isinstance(interaction, str) or interaction not in INTERACTION_TYPES
+    ):
         _fail(f"{path}.interactionType", f"must be one of {sorted(INTERACTION_TYPES)}")
     if "correctResponsesPattern" in definition:
         if interaction is None:
@@ -436,10 +454,10 @@ def _validate_attachments(value: Any, path: str) -> None:
         if isinstance(item["length"], bool) or not isinstance(item["length"], int):
             _fail(f"{item_path}.length", "must be an integer")
         _string(item["sha2"], f"{item_path}.sha2")
-        if "fileUrl" not in item:
-            # The raw bytes would come in a multipart/mixed body, which this store does not take.
-            _fail(f"{item_path}.fileUrl", "is required: attachments are accepted by URL only")
-        _iri(item["fileUrl"], f"{item_path}.fileUrl")
+        # Without a fileUrl the raw bytes must come as a multipart/mixed part: the request,
+        # not the statement, is checked for that (analytics.attachments).
+        if "fileUrl" in item:
+            _iri(item["fileUrl"], f"{item_path}.fileUrl")
 
 
 # --- statement --------------------------------------------------------------------------
@@ -498,4 +516,4 @@ def validate_statement(value: Any, path: str = "statement") -> None:
     if "stored" in value:
         parse_timestamp(value["stored"], f"{path}.stored")
     if "authority" in value:
-        validate_agent(value["authority"], f"{path}.authority")
+        _validate_authority(value["authority"], f"{path}.authority")

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,10 +25,11 @@ from django.utils.http import http_date
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from analytics import auth, documents, selectors, services
+from analytics import alternate, attachments, auth, documents, multipart, selectors, services
 from analytics.errors import RequestInvalidError, StatementInvalidError, VersionHeaderError
 from analytics.validation import SUPPORTED_VERSION, parse_timestamp, validate_agent
 from core.errors import DomainError, PermissionDeniedError
+from core.input import InputRefused, check_json_text
 from core.net import client_ip
 
 _VERSION = re.compile(r"^1\.0(\.\d+)?$")
@@ -48,6 +50,7 @@ _GET_PARAMETERS = {
     "ascending",
     "cursor",
 }
+_ALTERNATE_METHODS = frozenset({"GET", "HEAD", "PUT", "POST"})
 _SINGLE_PARAMETERS = {"statementId", "voidedStatementId", "format", "attachments"}
 
 
@@ -55,6 +58,20 @@ def _json_response(body: Any, *, status: int = 200) -> HttpResponse:
     return HttpResponse(
         json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
     )
+
+
+def _statements_response(
+    document: Any, statements: list[dict[str, Any]], *, with_attachments: bool
+) -> HttpResponse:
+    """A GET's answer: JSON, or with `attachments=true` multipart/mixed, the JSON first and
+    then the raw attachments of `statements` (Communication §2.1.3)."""
+    if not with_attachments:
+        return _json_response(document)
+    content_type, body = multipart.compose(
+        json.dumps(document, separators=(",", ":")).encode(),
+        attachments.attachments_for(statements),
+    )
+    return HttpResponse(body, content_type=content_type)
 
 
 def _error_response(exc: DomainError) -> HttpResponse:
@@ -67,8 +84,21 @@ def _error_response(exc: DomainError) -> HttpResponse:
     return response
 
 
-def _xapi(handler: Callable[..., HttpResponse], *, check_version: bool = True):
-    """Version header in and out, auth, rate limit, DomainError → JSON."""
+def _consistent_through() -> datetime:
+    """Up to when the Statement Resource's answers are complete (X-Experience-API-Consistent-
+    Through): every GET of /xapi/statements carries it, errors included. From the oldest
+    write still in flight (analytics.consistency), never past it."""
+    return selectors.statement_consistent_through()
+
+
+def _xapi(
+    handler: Callable[..., HttpResponse],
+    *,
+    check_version: bool = True,
+    consistent_through: bool = False,
+):
+    """Version header in and out, auth, rate limit, DomainError → JSON; with
+    `consistent_through`, X-Experience-API-Consistent-Through on every answer."""
 
     def wrapped(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
@@ -89,9 +119,19 @@ def _xapi(handler: Callable[..., HttpResponse], *, check_version: bool = True):
         except DomainError as exc:
             response = _error_response(exc)
         response["X-Experience-API-Version"] = SUPPORTED_VERSION
+        if consistent_through and "X-Experience-API-Consistent-Through" not in response:
+            response["X-Experience-API-Consistent-Through"] = _consistent_through().isoformat()
         return response
 
     return wrapped
+
+
+def _head(response: HttpResponse) -> HttpResponse:
+    """HEAD (Communication §1.1): the GET's status and headers, Content-Length included,
+    without the body, whichever server sends it."""
+    response["Content-Length"] = str(len(response.content))
+    response.content = b""
+    return response
 
 
 def _require_write(request: HttpRequest) -> None:
@@ -114,21 +154,35 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _body(request: HttpRequest) -> Any:
+def _loads(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StatementInvalidError(f"The body is not valid JSON: {exc}") from exc
+
+
+def _body(request: HttpRequest) -> tuple[Any, list[multipart.Part]]:
+    """The statement document of a POST or PUT and the raw attachments sent with it:
+    application/json, or multipart/mixed with the statements as its first part."""
     content_type = request.content_type or ""
-    if content_type != "application/json":
+    if content_type not in ("application/json", multipart.MULTIPART_MIXED):
         raise RequestInvalidError(
-            "Content-Type must be application/json (multipart attachments are not accepted).",
+            "Content-Type must be application/json, or multipart/mixed with attachments.",
             content_type=content_type,
         )
     try:
         raw = request.body
     except RequestDataTooBig as exc:
         raise RequestInvalidError("The request body is too large.", code="too_large") from exc
+    if content_type == "application/json":
+        return _loads(raw), []
+    body = multipart.parse(request.META.get("CONTENT_TYPE", ""), raw)
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise StatementInvalidError(f"The body is not valid JSON: {exc}") from exc
+        # The statements part meets the rules core.input applies to JSON bodies.
+        check_json_text(body.statements, where="statements part")
+    except InputRefused as refusal:
+        raise RequestInvalidError(refusal.message, reason=refusal.reason) from refusal
+    return _loads(body.statements), body.parts
 
 
 def _bool_param(params, name: str) -> bool:
@@ -171,21 +225,37 @@ def _languages(request: HttpRequest) -> list[str]:
 class StatementsView(View):
     http_method_names = ["get", "post", "put", "head", "options"]
 
-    @_xapi
     def post(self, request: HttpRequest) -> HttpResponse:
+        if alternate.is_alternate(request):
+            return self._alternate(request)
+        return self._post(request)
+
+    @partial(_xapi, check_version=False)
+    def _alternate(self, request: HttpRequest) -> HttpResponse:
+        """POST ?method=… (Communication §1.3): answered as the request it stands for, whose
+        own version header and credentials are checked as usual."""
+        inner = alternate.alternate_request(request, methods=_ALTERNATE_METHODS)
+        handlers = {"GET": self.get, "HEAD": self.head, "PUT": self.put, "POST": self._post}
+        return handlers[inner.method](inner)
+
+    @_xapi
+    def _post(self, request: HttpRequest) -> HttpResponse:
         _require_write(request)
         if request.GET:
             raise RequestInvalidError(
                 "POST takes no parameters; use PUT with statementId.",
                 parameters=sorted(request.GET),
             )
-        body = _body(request)
+        body, parts = _body(request)
         single = isinstance(body, dict)
         statements = [body] if single else body
         if not isinstance(statements, list):
             raise StatementInvalidError("The body must be a statement or an array of statements.")
         ids = services.statements_store(
-            statements=statements, credential=request.xapi_credential, single=single
+            statements=statements,
+            credential=request.xapi_credential,
+            single=single,
+            attachments=parts,
         )
         return _json_response([str(i) for i in ids])
 
@@ -198,7 +268,7 @@ class StatementsView(View):
         if "statementId" not in request.GET:
             raise RequestInvalidError("PUT needs the statementId parameter.")
         statement_id = _uuid_param(request.GET, "statementId")
-        body = _body(request)
+        body, parts = _body(request)
         if not isinstance(body, dict):
             raise StatementInvalidError("PUT takes one statement object.")
         if "id" in body:
@@ -212,11 +282,14 @@ class StatementsView(View):
                 )
         body = {**body, "id": str(statement_id)}
         services.statements_store(
-            statements=[body], credential=request.xapi_credential, single=True
+            statements=[body], credential=request.xapi_credential, single=True, attachments=parts
         )
         return HttpResponse(status=204)
 
-    @_xapi
+    def head(self, request: HttpRequest) -> HttpResponse:
+        return _head(self.get(request))
+
+    @partial(_xapi, consistent_through=True)
     def get(self, request: HttpRequest) -> HttpResponse:
         own_only = _read_scope(request)
         params = request.GET
@@ -228,9 +301,9 @@ class StatementsView(View):
         format = params.get("format", "exact")
         if format not in ("exact", "ids", "canonical"):
             raise RequestInvalidError("format must be exact, ids or canonical.", parameter="format")
-        _bool_param(params, "attachments")
+        with_attachments = _bool_param(params, "attachments")
         languages = _languages(request)
-        consistent_through = selectors.statement_consistent_through()
+        consistent_through = _consistent_through()
 
         if "statementId" in params or "voidedStatementId" in params:
             if "statementId" in params and "voidedStatementId" in params:
@@ -246,8 +319,10 @@ class StatementsView(View):
             statement = selectors.statement_get(
                 statement_id=_uuid_param(params, name), voided=voided, credential_id=own_only
             )
-            response = _json_response(
-                documents.format_statement(statement.data, format=format, languages=languages)
+            response = _statements_response(
+                documents.format_statement(statement.data, format=format, languages=languages),
+                [statement.data],
+                with_attachments=with_attachments,
             )
             response["Last-Modified"] = http_date(statement.stored.timestamp())
             response["X-Experience-API-Consistent-Through"] = consistent_through.isoformat()
@@ -285,6 +360,17 @@ class StatementsView(View):
         limit = min(limit or settings.XAPI_PAGE_SIZE_MAX, settings.XAPI_PAGE_SIZE_MAX)
 
         page = selectors.statement_list(filters=filters, limit=limit, cursor=params.get("cursor"))
+        if with_attachments:
+            # A page's attachments travel in its answer: end the page early rather than
+            # answer more than XAPI_ATTACHMENTS_RESPONSE_MAX_BYTES of them.
+            fits = attachments.statements_within_budget(
+                [s.data for s in page.statements], settings.XAPI_ATTACHMENTS_RESPONSE_MAX_BYTES
+            )
+            if fits < len(page.statements):
+                kept = page.statements[:fits]
+                page = selectors.StatementPage(
+                    statements=kept, next_cursor=selectors.encode_cursor(kept[-1])
+                )
         more = ""
         if page.next_cursor:
             query = {k: v for k, v in params.items() if k != "cursor"}
@@ -297,7 +383,9 @@ class StatementsView(View):
             ],
             "more": more,
         }
-        response = _json_response(body)
+        response = _statements_response(
+            body, [s.data for s in page.statements], with_attachments=with_attachments
+        )
         last = max((s.stored for s in page.statements), default=consistent_through)
         response["Last-Modified"] = http_date(last.timestamp())
         response["X-Experience-API-Consistent-Through"] = consistent_through.isoformat()
@@ -311,3 +399,6 @@ class AboutView(View):
         return _json_response({"version": [SUPPORTED_VERSION], "extensions": {}})
 
     get = _xapi(_about, check_version=False)
+
+    def head(self, request: HttpRequest) -> HttpResponse:
+        return _head(self.get(request))

@@ -779,6 +779,12 @@ XAPI_MAX_BATCH = env_int("XAPI_MAX_BATCH", 1000)
 # From this many statements a POST is stored by COPY, below it by one INSERT (faster there).
 XAPI_COPY_MIN_BATCH = env_int("XAPI_COPY_MIN_BATCH", 20)
 XAPI_PAGE_SIZE_MAX = env_int("XAPI_PAGE_SIZE_MAX", 500)
+# Largest raw attachment (multipart/mixed part) stored, in bytes; the whole request is also
+# bounded by DATA_UPLOAD_MAX_MEMORY_SIZE (and nginx's client_max_body_size).
+XAPI_ATTACHMENT_MAX_BYTES = env_int("XAPI_ATTACHMENT_MAX_BYTES", 2_097_152)
+# With attachments=true a page of statements ends early rather than carry more than this
+# many bytes of attachments (it still holds at least one statement).
+XAPI_ATTACHMENTS_RESPONSE_MAX_BYTES = env_int("XAPI_ATTACHMENTS_RESPONSE_MAX_BYTES", 20_971_520)
 XAPI_CREDENTIAL_CACHE_SECONDS = env_int("XAPI_CREDENTIAL_CACHE_SECONDS", 30)
 # Key of the HMAC under which client secrets are stored (empty: SECRET_KEY).
 XAPI_CREDENTIAL_KEY = env_str("XAPI_CREDENTIAL_KEY") or SECRET_KEY

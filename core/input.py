@@ -149,11 +149,18 @@ def check_request(request: HttpRequest) -> None:
         _text(raw, where="form body")
         _check_urlencoded(raw, where="form body")
         return
-    text = _text(raw, where="JSON body")
-    _check_depth(text, where="JSON body")
+    check_json_text(raw, where="JSON body")
+
+
+def check_json_text(raw: bytes, *, where: str) -> str:
+    """`raw` as text, or InputRefused if it is not UTF-8, holds a NUL (raw or escaped) or
+    nests too deep: the rules of JSON bodies, for JSON that arrives inside another body."""
+    text = _text(raw, where=where)
+    _check_depth(text, where=where)
     if _JSON_NUL_ESCAPE.search(text):
-        message = "The JSON body contains a NUL character."
+        message = f"The {where} contains a NUL character."
         raise InputRefused("null_character", message, _field_holding_nul(text))
+    return text
 
 
 class InputValidationMiddleware:

@@ -6,8 +6,10 @@ Analytics models, one module per concern:
 - `reports`: scheduled reports, their executions (CSV + PDF) and per-target deliveries;
 - `console`: the audit log of the safe query console (which also carries its permission);
 - `xapi_documents`: the State, Activity Profile and Agent Profile documents of the store.
+- `attachments`: the raw attachments of xAPI statements, one row per SHA-2.
 """
 
+from analytics.models.attachments import StatementAttachment
 from analytics.models.console import QueryRun
 from analytics.models.engagement import (
     CohortEngagementDay,
@@ -50,6 +52,7 @@ __all__ = [
     "ReportSchedule",
     "ReportTarget",
     "Statement",
+    "StatementAttachment",
     "StatementFlat",
     "TargetKind",
     "XapiCredential",

@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from analytics.models import Statement
+from analytics.validation import parse_timestamp
 from tests.analytics.factories import AgentFactory, StatementFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ingest_path")]
@@ -266,6 +267,24 @@ def test_get_unknown_statement_is_404(xapi):
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("params", "headers", "status"),
+    [
+        ({"statementId": "8f0c1f0e-5a4b-4c3d-9e2f-1a2b3c4d5e6f"}, None, 404),
+        ({"statementId": "8f0c1f0e-5a4b-4c3d-9e2f-1a2b3c4d5e6f", "verb": "urn:v"}, None, 400),
+        ({"since": "yesterday"}, None, 400),
+        ({}, {"X-Experience-API-Version": None}, 400),
+        ({}, {"Authorization": "Basic bm9ib2R5Om5vdGhpbmc="}, 401),
+    ],
+)
+def test_every_get_answer_carries_consistent_through_errors_included(xapi, params, headers, status):
+    # when a GET of the Statement Resource fails
+    response = xapi.get(params, headers=headers)
+    # then the answer still says up to when the store is consistent
+    assert response.status_code == status
+    assert parse_timestamp(response["X-Experience-API-Consistent-Through"], "header")
+
+
 def test_get_by_statement_id_with_other_filters_is_400(xapi):
     response = xapi.get({"statementId": str(uuid.uuid4()), "verb": "http://x.example/v"})
     assert response.status_code == 400
@@ -281,7 +300,21 @@ def test_format_ids_reduces_to_identifiers(xapi):
     body = xapi.get({"statementId": statement["id"], "format": "ids"}).json()
     assert body["actor"] == {"objectType": "Agent", "mbox": statement["actor"]["mbox"]}
     assert body["verb"] == {"id": statement["verb"]["id"]}
-    assert body["object"] == {"objectType": "Activity", "id": statement["object"]["id"]}
+    assert body["object"] == {"id": statement["object"]["id"]}
+
+
+def test_format_ids_reduces_a_substatement_s_activity_to_its_id(xapi):
+    # given a statement whose object is a SubStatement about an Activity
+    inner = StatementFactory()
+    del inner["id"], inner["timestamp"]
+    statement = StatementFactory(object={"objectType": "SubStatement", **inner})
+    xapi.post(statement)
+    # when
+    body = xapi.get({"statementId": statement["id"], "format": "ids"}).json()
+    # then
+    assert body["object"]["objectType"] == "SubStatement"
+    assert body["object"]["object"] == {"id": inner["object"]["id"]}
+    assert body["object"]["actor"] == {"objectType": "Agent", "mbox": inner["actor"]["mbox"]}
 
 
 def test_format_canonical_keeps_one_language_per_map(xapi):
@@ -295,3 +328,81 @@ def test_format_canonical_keeps_one_language_per_map(xapi):
     assert body["verb"]["display"] == {"fr": "a fait"}
     exact = xapi.get({"statementId": statement["id"], "format": "exact"}).json()
     assert exact["verb"]["display"] == {"en-US": "did", "fr": "a fait"}
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "expected"),
+    [
+        ("en-GB", {"en-GB": "attended"}),
+        ("en-US", {"en-US": "attended (US)"}),
+        ("en", {"en": "attended (any English)"}),
+        ("en-AU", {"en": "attended (any English)"}),
+        ("de, en-GB;q=0.5", {"en-GB": "attended"}),
+        ("de", {"en": "attended (any English)"}),
+    ],
+)
+def test_format_canonical_prefers_the_exact_language_tag(xapi, accept_language, expected):
+    # given a display in English, US English and British English (en first)
+    display = {"en": "attended (any English)", "en-US": "attended (US)", "en-GB": "attended"}
+    statement = StatementFactory(verb={"id": "http://x.example/v", "display": display})
+    xapi.post(statement)
+    # when
+    body = xapi.get(
+        {"statementId": statement["id"], "format": "canonical"},
+        headers={"Accept-Language": accept_language},
+    ).json()
+    # then
+    assert body["verb"]["display"] == expected
+
+
+# --- HEAD -------------------------------------------------------------------------------
+
+_SAME_HEADERS = ("Content-Type", "Content-Length", "X-Experience-API-Version", "Last-Modified")
+
+
+def _raw_view_response(view, path, headers):
+    """The view's own answer, before any test client or server strips a HEAD body."""
+    from django.test import RequestFactory
+
+    return view(RequestFactory().head(path, **headers))
+
+
+def test_head_of_statements_answers_the_get_headers_without_a_body(xapi):
+    # given a stored statement
+    from analytics.views import StatementsView
+
+    statement = StatementFactory()
+    xapi.post(statement)
+    query = f"/xapi/statements?statementId={statement['id']}"
+    get = xapi.client.get(query, **xapi.headers)
+    # when
+    head = _raw_view_response(StatementsView.as_view(), query, xapi.headers)
+    # then
+    assert head.status_code == 200
+    assert head.content == b""
+    assert {h: head[h] for h in _SAME_HEADERS} == {h: get[h] for h in _SAME_HEADERS}
+    assert int(head["Content-Length"]) == len(get.content) > 0
+    assert head["X-Experience-API-Consistent-Through"]
+
+
+def test_head_of_a_statement_list_and_its_errors_carry_consistent_through(xapi):
+    from analytics.views import StatementsView
+
+    view = StatementsView.as_view()
+    listing = _raw_view_response(view, "/xapi/statements?limit=1", xapi.headers)
+    missing = _raw_view_response(view, f"/xapi/statements?statementId={uuid.uuid4()}", xapi.headers)
+    assert (listing.status_code, missing.status_code) == (200, 404)
+    assert listing.content == missing.content == b""
+    assert listing["X-Experience-API-Consistent-Through"]
+    assert missing["X-Experience-API-Consistent-Through"]
+
+
+def test_head_of_about_answers_the_get_headers_without_a_body(client):
+    from analytics.views import AboutView
+
+    get = client.get("/xapi/about")
+    head = _raw_view_response(AboutView.as_view(), "/xapi/about", {})
+    assert head.status_code == 200
+    assert head.content == b""
+    assert int(head["Content-Length"]) == len(get.content)
+    assert head["X-Experience-API-Version"] == "1.0.3"

@@ -30,6 +30,9 @@ def _set(statement, path, value):
 
 _DELETE = object()
 
+CONSUMER = {"account": {"homePage": "https://lms.example/oauth", "name": "consumer-7"}}
+USER = {"mbox": "mailto:bob@example.com"}
+
 INVALID = [
     ("id", "not-a-uuid", "id"),
     ("actor", _DELETE, "actor"),
@@ -58,6 +61,9 @@ INVALID = [
     ("object", {**SUB, "id": "9b3f6f5a-4e8c-4a77-8d0c-3c8f5e2b1a10"}, "not a property"),
     ("object.definition.interactionType", "essay", "interactionType"),
     ("object.definition.choices", [{"id": "a"}], "interactionType"),
+    ("object.definition.interactionType", {"choice": True}, "interactionType"),
+    ("object.definition.interactionType", ["choice"], "interactionType"),
+    ("object.definition.interactionType", 1, "interactionType"),
     ("object.definition.name", "A lesson", "language map"),
     (
         "object.definition",
@@ -77,6 +83,8 @@ INVALID = [
     ("result.completion", 1, "true or false"),
     ("result.duration", "90 seconds", "duration"),
     ("result.duration", "PT", "duration"),
+    ("result.duration", "P4W1D", "duration"),
+    ("result.duration", "P1WT2H", "duration"),
     ("context.registration", "abc", "UUID"),
     ("context.contextActivities", {"siblings": [{"id": "https://x.example"}]}, "not a property"),
     ("context.language", "english please", "language tag"),
@@ -87,10 +95,34 @@ INVALID = [
     ("colour", "blue", "not a property"),
     ("result.response", None, "null"),
     ("attachments", [{"usageType": "http://x.example/u"}], "is required"),
+    ("authority", {"objectType": "Group", "member": [USER]}, "exactly two"),
+    (
+        "authority",
+        {"objectType": "Group", "member": [CONSUMER, USER, {"mbox": "mailto:j@example.com"}]},
+        "exactly two",
+    ),
+    (
+        "authority",
+        {"objectType": "Group", "member": [USER, {"mbox": "mailto:j@example.com"}]},
+        "OAuth consumer",
+    ),
+    (
+        "authority",
+        {"objectType": "Group", "mbox": "mailto:g@example.com", "member": [CONSUMER, USER]},
+        "anonymous",
+    ),
+    (
+        "authority",
+        {"objectType": "Group", "openid": "http://openid.example.org/1", "member": [USER]},
+        "anonymous",
+    ),
+    ("authority", {"objectType": "Group", "account": CONSUMER["account"]}, "anonymous"),
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "reason"), INVALID, ids=[i[0] for i in INVALID])
+@pytest.mark.parametrize(
+    ("path", "value", "reason"), INVALID, ids=[f"{i[0]}={i[1]}" for i in INVALID]
+)
 def test_invalid_statement_is_refused_with_a_reason(path, value, reason):
     statement = copy.deepcopy(StatementFactory())
     _set(statement, path, value)
@@ -133,6 +165,7 @@ VALID = [
         },
     ),
     ("result.duration", "P1DT2H"),
+    ("result.duration", "P4W"),
     (
         "context",
         {
@@ -148,10 +181,12 @@ VALID = [
     ),
     ("timestamp", "2026-11-01T09:30:00.123456+05:30"),
     ("version", "1.0.0"),
+    ("authority", {"objectType": "Agent", **CONSUMER}),
+    ("authority", {"objectType": "Group", "member": [CONSUMER, USER]}),
 ]
 
 
-@pytest.mark.parametrize(("path", "value"), VALID, ids=[v[0] for v in VALID])
+@pytest.mark.parametrize(("path", "value"), VALID, ids=[f"{v[0]}={v[1]}" for v in VALID])
 def test_valid_variants_pass(path, value):
     statement = copy.deepcopy(StatementFactory())
     _set(statement, path, value)
@@ -170,3 +205,34 @@ def test_invalid_statement_over_http_is_400_and_stores_nothing(xapi, path, value
     assert response.status_code == 400
     assert response.json()["message"].startswith("statements[1]")
     assert Statement.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("interaction_type", [{"en-US": "choice"}, ["choice"], None])
+def test_an_interaction_type_that_is_not_a_string_is_400_not_500(xapi, interaction_type):
+    # given an activity definition whose interactionType is an object, an array or null
+    statement = StatementFactory()
+    statement["object"]["definition"]["interactionType"] = interaction_type
+    # when
+    response = xapi.post(statement)
+    # then
+    assert response.status_code == 400
+    assert "interactionType" in response.json()["message"]
+    assert Statement.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("authority", "status"),
+    [
+        ({"objectType": "Group", "member": [CONSUMER, USER]}, 200),
+        ({"objectType": "Group", "member": [USER, {"mbox": "mailto:j@example.com"}]}, 400),
+        ({"objectType": "Group", "member": [CONSUMER]}, 400),
+    ],
+)
+def test_an_authority_group_must_be_an_oauth_consumer_and_its_user(xapi, authority, status):
+    # when a client sends a statement with a Group authority
+    response = xapi.post(StatementFactory(authority=authority))
+    # then only the consumer-and-user pair is accepted
+    assert response.status_code == status
+    assert Statement.objects.count() == (1 if status == 200 else 0)
