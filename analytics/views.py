@@ -120,7 +120,10 @@ def _xapi(
             response = _error_response(exc)
         response["X-Experience-API-Version"] = SUPPORTED_VERSION
         if consistent_through and "X-Experience-API-Consistent-Through" not in response:
-            response["X-Experience-API-Consistent-Through"] = _consistent_through().isoformat()
+            # The value the handler took before its query, if it got that far: one
+            # computation per request, and never one taken after the query it heads.
+            value = getattr(request, "xapi_consistent_through", None) or _consistent_through()
+            response["X-Experience-API-Consistent-Through"] = value.isoformat()
         return response
 
     return wrapped
@@ -303,7 +306,7 @@ class StatementsView(View):
             raise RequestInvalidError("format must be exact, ids or canonical.", parameter="format")
         with_attachments = _bool_param(params, "attachments")
         languages = _languages(request)
-        consistent_through = _consistent_through()
+        consistent_through = request.xapi_consistent_through = _consistent_through()
 
         if "statementId" in params or "voidedStatementId" in params:
             if "statementId" in params and "voidedStatementId" in params:
