@@ -30,6 +30,7 @@ run: install ## embedded mode: migrate, demo data, then web + worker + beat (Ctr
 
 test: install browser ## the whole suite on PostgreSQL and Redis
 	$(BIN)/ruff check --quiet .
+	$(BIN)/lint-imports --no-cache > /dev/null || $(BIN)/lint-imports --no-cache
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -53,6 +54,7 @@ conformance: install ## the ADL xAPI conformance suite against a throwaway Front
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff format --check .
 
 format: install
