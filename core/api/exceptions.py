@@ -104,7 +104,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         codes = set(_leaf_codes(exc.get_codes()))
-        if codes == {"unique"}:
+        if codes and codes <= {"unique", "unique_together"}:
             # Only that it exists already: a conflict with the data, not a malformed request.
             response.data = {
                 "code": "already_exists",

@@ -74,6 +74,14 @@ def test_something_that_exists_already_is_a_409(api_client, staff_user, grant):
     assert again.json()["code"] == "already_exists" and "slug" in again.json()["errors"]
 
 
+def test_a_duplicate_across_fields_is_a_409_too(api_client, staff_user, grant):
+    api_client.force_authenticate(grant(staff_user, "learners.add_cohort"))
+    body = {"kind": "store", "name": "Leeds"}
+    assert api_client.post("/api/v1/cohorts/", body, format="json").status_code == 201
+    again = api_client.post("/api/v1/cohorts/", body, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "already_exists"
+
+
 def test_rule_errors_mixed_with_malformed_fields_stay_a_400(api_client, staff_user, grant):
     api_client.force_authenticate(grant(staff_user, "learners.add_learner"))
     response = api_client.post(
