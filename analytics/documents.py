@@ -186,6 +186,10 @@ def _ids_statement(statement: dict[str, Any]) -> dict[str, Any]:
         for role in ("instructor", "team"):
             if role in context:
                 context[role] = _ids_agent(context[role])
+        # xAPI 2.0's context roles: their agents and groups reduced the same way.
+        for key, role in (("contextAgents", "agent"), ("contextGroups", "group")):
+            if key in context:
+                context[key] = [{**entry, role: _ids_agent(entry[role])} for entry in context[key]]
         if "contextActivities" in context:
             context["contextActivities"] = {
                 key: [{"id": a["id"]} for a in items]

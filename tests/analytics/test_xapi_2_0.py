@@ -138,6 +138,8 @@ def test_2_0_refuses_malformed_context_agents_and_groups(xapi2, context):
     statement = with_context(**context)
     response = xapi2.post(statement)
     assert response.status_code == 400
+    assert response.json()["code"] == "invalid_statement"
+    assert f"statement.context.{next(iter(context))}" in response.json()["message"]
     assert not Statement.objects.filter(pk=statement["id"]).exists()
 
 
@@ -146,6 +148,7 @@ def test_2_0_refuses_a_malformed_context_agent_in_a_substatement(xapi2):
     del inner["id"]
     response = xapi2.post(StatementFactory(object={"objectType": "SubStatement", **inner}))
     assert response.status_code == 400
+    assert "statement.object.context.contextAgents[0].relevantTypes" in response.json()["message"]
 
 
 # --- timestamps -------------------------------------------------------------------------
@@ -166,6 +169,7 @@ def test_2_0_refuses_a_substatement_timestamp_without_a_time_zone(xapi2):
     del inner["id"]
     response = xapi2.post(StatementFactory(object={"objectType": "SubStatement", **inner}))
     assert response.status_code == 400
+    assert "statement.object.timestamp" in response.json()["message"]
 
 
 def test_2_0_accepts_an_offset_timestamp(xapi2):
@@ -186,7 +190,11 @@ def test_2_0_keeps_the_version_a_statement_was_sent_with(xapi2):
     ("version", "status"), [("1.0", 200), ("1.0.9", 200), ("2.0.0", 200), ("1.1.0", 400)]
 )
 def test_2_0_accepts_1_0_x_and_2_0_x_statement_versions(xapi2, version, status):
-    assert xapi2.post(StatementFactory(version=version)).status_code == status
+    response = xapi2.post(StatementFactory(version=version))
+    assert response.status_code == status
+    if status == 400:
+        assert response.json()["code"] == "invalid_statement"
+        assert "statement.version" in response.json()["message"]
 
 
 def test_1_0_3_still_refuses_a_2_0_statement_version(xapi):
@@ -270,7 +278,7 @@ def test_2_0_has_no_alternate_request_syntax(xapi2):
     form = {"statementId": statement_id, "content": json.dumps(statement)}
     response = _alternate(xapi2, "PUT", form)
     assert response.status_code == 400
-    assert "2.0" in response.json()["message"]
+    assert "not part of xAPI 2.0" in response.json()["message"]
     assert not Statement.objects.filter(pk=statement_id).exists()
 
 
@@ -288,6 +296,7 @@ def test_an_alternate_request_naming_2_0_in_its_form_is_refused(xapi):
         path, data=urlencode(form), content_type="application/x-www-form-urlencoded"
     )
     assert response.status_code == 400
+    assert "not part of xAPI 2.0" in response.json()["message"]
     assert not Statement.objects.filter(pk=statement_id).exists()
 
 
@@ -364,3 +373,16 @@ def test_durations_compare_to_hundredths_of_a_second(first, second, same):
     one = {**statement, "result": {"duration": first}}
     other = {**statement, "result": {"duration": second}}
     assert same_statement(one, other) is same
+
+
+def test_format_ids_reduces_the_agents_of_context_roles(xapi2):
+    statement = with_context(contextAgents=[context_agent()], contextGroups=[context_group()])
+    assert xapi2.post(statement).status_code == 200
+    context = xapi2.get({"statementId": statement["id"], "format": "ids"}).json()["context"]
+    agent = context["contextAgents"][0]
+    assert "name" not in agent["agent"]
+    assert agent["agent"]["mbox"] == statement["context"]["contextAgents"][0]["agent"]["mbox"]
+    assert agent["relevantTypes"] == [TYPE]
+    group = context["contextGroups"][0]["group"]
+    assert "name" not in group
+    assert [set(member) for member in group["member"]] == [{"objectType", "mbox"}] * 2
