@@ -30,6 +30,15 @@ _HEADER_FIELDS = {
 }
 
 
+def removed_in_2_0() -> RequestInvalidError:
+    """xAPI 2.0 has no alternate request syntax: a request of it that names version 2.0
+    (as a header or a form field) is a 400."""
+    return RequestInvalidError(
+        "The alternate request syntax (POST ?method=…) is not part of xAPI 2.0.",
+        parameter="method",
+    )
+
+
 def is_alternate(request: HttpRequest) -> bool:
     return request.method == "POST" and "method" in request.GET
 

@@ -85,14 +85,14 @@ def _is_preflight(request: HttpRequest) -> bool:
 
 
 def _preflight(request: HttpRequest) -> HttpResponse:
-    from analytics.validation import SUPPORTED_VERSION
+    from analytics.validation import XAPI_1_0
 
     response = HttpResponse(status=200)
     response["Access-Control-Allow-Origin"] = request.headers["Origin"]
     response["Access-Control-Allow-Methods"] = ALLOW_METHODS
     response["Access-Control-Allow-Headers"] = ALLOW_HEADERS
     response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
-    response["X-Experience-API-Version"] = SUPPORTED_VERSION
+    response["X-Experience-API-Version"] = XAPI_1_0
     patch_vary_headers(
         response, ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")
     )

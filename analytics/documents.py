@@ -6,10 +6,11 @@ comparison the specification's way, and the `ids`/`canonical` response formats.
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC
 from typing import Any
 
-from analytics.validation import parse_timestamp
+from analytics.validation import XAPI_1_0, XAPI_2_0, has_zone, parse_timestamp
 
 _IFI_KEYS = ("mbox", "mbox_sha1sum", "openid", "account")
 
@@ -101,6 +102,12 @@ def normalize_context_activities(statement: dict[str, Any]) -> None:
 # --- comparison -------------------------------------------------------------------------
 
 _NOT_AUTHORED = ("id", "stored", "authority", "version")
+_DURATION_SECONDS = re.compile(r"(\d+)(?:[.,](\d*))?S$")
+
+
+def _duration_hundredths(match: re.Match) -> str:
+    fraction = (match.group(2) or "")[:2].rstrip("0")
+    return f"{match.group(1)}.{fraction}S" if fraction else f"{match.group(1)}S"
 
 
 def _normal(value: Any, key: str = "") -> Any:
@@ -115,6 +122,9 @@ def _normal(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         if key in ("timestamp",):
             return parse_timestamp(value, key).astimezone(UTC).isoformat(timespec="milliseconds")
+        if key == "duration":
+            # Durations compare to 0.01 s; finer precision is not compared (Data §4.6).
+            return _DURATION_SECONDS.sub(_duration_hundredths, value)
         if key in ("registration", "mbox_sha1sum"):
             return value.lower()
         if key == "objectType":
@@ -176,6 +186,10 @@ def _ids_statement(statement: dict[str, Any]) -> dict[str, Any]:
         for role in ("instructor", "team"):
             if role in context:
                 context[role] = _ids_agent(context[role])
+        # xAPI 2.0's context roles: their agents and groups reduced the same way.
+        for key, role in (("contextAgents", "agent"), ("contextGroups", "group")):
+            if key in context:
+                context[key] = [{**entry, role: _ids_agent(entry[role])} for entry in context[key]]
         if "contextActivities" in context:
             context["contextActivities"] = {
                 key: [{"id": a["id"]} for a in items]
@@ -215,10 +229,59 @@ def _canonical(value: Any, languages: list[str], key: str = "") -> Any:
     return value
 
 
+# --- reading across versions -------------------------------------------------------------
+
+_CONTEXT_ROLES_2_0 = ("contextAgents", "contextGroups")
+
+
+def _for_1_0(statement: dict[str, Any]) -> dict[str, Any]:
+    """A statement as xAPI 1.0.3 has it: without 2.0's context roles (in the statement and
+    its SubStatement), and with a 1.0.x version."""
+    out = statement
+    for holder in ("", "object"):
+        body = out if not holder else out.get("object")
+        if not isinstance(body, dict):
+            continue
+        context = body.get("context")
+        if context and any(role in context for role in _CONTEXT_ROLES_2_0):
+            trimmed = {k: v for k, v in context.items() if k not in _CONTEXT_ROLES_2_0}
+            body = {k: v for k, v in body.items() if k != "context"}
+            if trimmed:
+                body["context"] = trimmed
+            out = {**out, "object": body} if holder else body
+    if not str(out.get("version", "1.0.0")).startswith("1.0"):
+        out = {**out, "version": "1.0.0"}
+    return out
+
+
+def _for_2_0(statement: dict[str, Any]) -> dict[str, Any]:
+    """A statement as xAPI 2.0 has it: a timestamp stored without a time zone (1.0.3 took
+    it as UTC) says so."""
+    out = statement
+    if "timestamp" in out and not has_zone(out["timestamp"]):
+        out = {**out, "timestamp": out["timestamp"] + "Z"}
+    obj = out.get("object")
+    if isinstance(obj, dict) and "timestamp" in obj and not has_zone(obj["timestamp"]):
+        out = {**out, "object": {**obj, "timestamp": obj["timestamp"] + "Z"}}
+    return out
+
+
+def for_version(statement: dict[str, Any], version: str) -> dict[str, Any]:
+    """`statement` valid for a reader of xAPI `version`, whichever version stored it (the
+    stored document is left as it is; a statement needing no change is returned itself)."""
+    return _for_2_0(statement) if version == XAPI_2_0 else _for_1_0(statement)
+
+
 def format_statement(
-    statement: dict[str, Any], *, format: str, languages: list[str] | None = None
+    statement: dict[str, Any],
+    *,
+    format: str,
+    languages: list[str] | None = None,
+    version: str = XAPI_1_0,
 ) -> dict[str, Any]:
-    """`exact` as stored, `ids` reduced to identifiers, `canonical` one language per map."""
+    """`exact` as stored, `ids` reduced to identifiers, `canonical` one language per map;
+    each as a reader of xAPI `version` may read it (`for_version`)."""
+    statement = for_version(statement, version)
     if format == "ids":
         return _ids_statement(statement)
     if format == "canonical":

@@ -8,7 +8,7 @@ class XapiError(DomainError):
 
 
 class StatementInvalidError(XapiError):
-    """A statement breaks a rule of xAPI 1.0.3; `path` says where (e.g. `[3].actor.mbox`)."""
+    """A statement breaks a rule of its xAPI version; `path` says where (e.g. `[3].actor.mbox`)."""
 
     code = "invalid_statement"
     default_message = "The statement is not valid xAPI."
@@ -21,7 +21,7 @@ class RequestInvalidError(XapiError):
 
 class VersionHeaderError(XapiError):
     code = "unsupported_version"
-    default_message = "X-Experience-API-Version must be 1.0.x."
+    default_message = "X-Experience-API-Version must be 1.0.x or 2.0.x."
 
 
 class StatementConflictError(XapiError, ConflictError):

@@ -37,10 +37,19 @@ from analytics.errors import StatementConflictError, StatementInvalidError
 from analytics.models import Statement, StatementFlat, XapiCredential, XapiScope
 from analytics.multipart import Part
 from analytics.signatures import verify_signatures
-from analytics.validation import VOIDED_VERB, parse_timestamp, validate_statement
+from analytics.validation import (
+    VOIDED_VERB,
+    XAPI_1_0,
+    XAPI_2_0,
+    parse_timestamp,
+    validate_statement,
+)
 from core.errors import PermissionDeniedError
 
-STORE_VERSION = "1.0.0"
+# The `version` a statement is stored with when its author gave none, by the request's
+# version (xAPI 1.0.3 Data §2.4.10; 2.0 has the store set 2.0.0).
+STORE_VERSIONS = {XAPI_1_0: "1.0.0", XAPI_2_0: "2.0.0"}
+STORE_VERSION = STORE_VERSIONS[XAPI_1_0]
 
 
 @dataclass(frozen=True)
@@ -76,10 +85,10 @@ def credential_authority(credential: XapiCredential) -> dict[str, Any]:
 
 
 def _prepare(
-    raw: Any, *, index: int | None, stored: datetime, authority: dict[str, Any]
+    raw: Any, *, index: int | None, stored: datetime, authority: dict[str, Any], version: str
 ) -> _Prepared:
     path = "statement" if index is None else f"statements[{index}]"
-    validate_statement(raw, path)
+    validate_statement(raw, path, version=version)
     data = dict(raw)
     timestamp_authored = "timestamp" in data
     data["id"] = str(uuid.UUID(data["id"])) if "id" in data else str(uuid.uuid4())
@@ -87,7 +96,7 @@ def _prepare(
     data["stored"] = stored.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     data.setdefault("timestamp", data["stored"])
     data["authority"] = authority
-    data.setdefault("version", STORE_VERSION)
+    data.setdefault("version", STORE_VERSIONS[version])
     object_type, object_id = documents.object_reference(data["object"])
     registration = data.get("context", {}).get("registration")
     verb_id = data["verb"]["id"]
@@ -335,10 +344,12 @@ def statements_store(
     credential: XapiCredential | None = None,
     single: bool = False,
     attachments: Sequence[Part] = (),
+    version: str = XAPI_1_0,
 ) -> list[uuid.UUID]:
     """
     Validate and store a batch of statements, all or none; return their ids in order.
 
+    `version` is the xAPI version the statements are checked against (the request's).
     The authority is the credential's (or Frontline's own), whatever the client sent.
     `attachments` are the raw parts of a multipart/mixed request: each must belong to an
     attachment the statements declare, each declared attachment without a fileUrl needs
@@ -355,7 +366,9 @@ def statements_store(
     if authority is None:
         authority = credential_authority(credential) if credential else system_authority()
     rows = [
-        _prepare(raw, index=None if single else i, stored=stored, authority=authority)
+        _prepare(
+            raw, index=None if single else i, stored=stored, authority=authority, version=version
+        )
         for i, raw in enumerate(statements)
     ]
     ids = [row.id for row in rows]

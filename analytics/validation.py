@@ -1,9 +1,13 @@
 """
-Statement validation per xAPI 1.0.3 (Data, §2.4 "Statement Properties").
+Statement validation per xAPI 1.0.3 (Data, §2.4 "Statement Properties") and xAPI 2.0
+(IEEE 9274.1.1), chosen by the request's version.
 
 `validate_statement()` is pure: it raises StatementInvalidError with the JSON path of the
 first problem, or returns nothing. It does not touch the database; rules that need stored
 statements (conflicts, voiding a voiding statement) live in services.
+
+What 2.0 changes here: `context.contextAgents` and `context.contextGroups`, statement
+`version` 1.0.x or 2.0.x, and timestamps that must carry a time zone.
 """
 
 from __future__ import annotations
@@ -17,7 +21,20 @@ from django.utils.dateparse import parse_datetime
 from analytics.errors import StatementInvalidError
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
-SUPPORTED_VERSION = "1.0.3"
+XAPI_1_0 = "1.0.3"
+XAPI_2_0 = "2.0.0"
+# Newest first: the About resource lists them so.
+SUPPORTED_VERSIONS = (XAPI_2_0, XAPI_1_0)
+# What a request's X-Experience-API-Version resolves to: the family's version this store
+# speaks, answered in the response's header.
+_VERSION_FAMILIES = (
+    (re.compile(r"^1\.0(\.\d+)?$"), XAPI_1_0),
+    (re.compile(r"^2\.0(\.\d+)?$"), XAPI_2_0),
+)
+_STATEMENT_VERSION = {
+    XAPI_1_0: re.compile(r"^1\.0(\.\d+)?$"),
+    XAPI_2_0: re.compile(r"^[12]\.0(\.\d+)?$"),
+}
 
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -44,6 +61,7 @@ _DURATION_PARTS = re.compile(
 _TIMESTAMP = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?$"
 )
+_ZONE = re.compile(r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$")
 
 INTERACTION_TYPES = {
     "true-false",
@@ -69,6 +87,16 @@ _COMPONENTS_BY_INTERACTION = {
 _CONTEXT_ACTIVITY_KEYS = frozenset({"parent", "grouping", "category", "other"})
 
 
+def resolve_version(header: str | None) -> str | None:
+    """The version a request's X-Experience-API-Version asks for (1.0.x → 1.0.3, 2.0.x →
+    2.0.0), or None when it names none this store speaks."""
+    value = (header or "").strip()
+    for pattern, version in _VERSION_FAMILIES:
+        if pattern.match(value):
+            return version
+    return None
+
+
 def _fail(path: str, reason: str) -> None:
     raise StatementInvalidError(f"{path}: {reason}", path=path)
 
@@ -83,7 +111,7 @@ def _object(
     if not allowed.issuperset(value) or None in value.values():
         for key, item in value.items():
             if key not in allowed:
-                _fail(f"{path}.{key}", "is not a property defined here by xAPI 1.0.3")
+                _fail(f"{path}.{key}", "is not a property defined here by xAPI")
             if item is None:
                 _fail(f"{path}.{key}", "must not be null")
     if not required.issubset(value):
@@ -140,9 +168,17 @@ def _extensions(value: Any, path: str) -> None:
         _iri(key, f"{path}.{key}")
 
 
-def parse_timestamp(value: Any, path: str) -> datetime:
+def has_zone(value: str) -> bool:
+    return _ZONE.search(value) is not None
+
+
+def parse_timestamp(value: Any, path: str, *, zoned: bool = False) -> datetime:
+    """An ISO 8601 timestamp; one without a time zone is UTC, unless `zoned` (xAPI 2.0
+    statements) refuses it."""
     if not isinstance(value, str) or not _TIMESTAMP.match(value):
         _fail(path, "must be an ISO 8601 timestamp")
+    if zoned and not has_zone(value):
+        _fail(path, "must carry a time zone (Z or an offset)")
     if value.endswith("-00:00") or value.endswith("-0000") or value.endswith("-00"):
         _fail(path, "must not use the -00:00 offset")
     try:
@@ -201,6 +237,10 @@ _CONTEXT_KEYS = frozenset(
         "extensions",
     }
 )
+# xAPI 2.0 adds agents and groups in context roles (Data §2.4.6: contextAgents, contextGroups).
+_CONTEXT_KEYS_2_0 = _CONTEXT_KEYS | {"contextAgents", "contextGroups"}
+_CONTEXT_AGENT_KEYS = frozenset({"objectType", "agent", "relevantTypes"})
+_CONTEXT_GROUP_KEYS = frozenset({"objectType", "group", "relevantTypes"})
 _ATTACHMENT_KEYS = frozenset(
     {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}
 )
@@ -353,7 +393,7 @@ def validate_activity(value: Any, path: str) -> str:
     return activity["id"]
 
 
-def _validate_object(value: Any, path: str, *, in_substatement: bool) -> str:
+def _validate_object(value: Any, path: str, *, in_substatement: bool, version: str) -> str:
     if not isinstance(value, dict):
         _fail(path, "must be a JSON object")
     object_type = value.get("objectType", "Activity")
@@ -367,7 +407,9 @@ def _validate_object(value: Any, path: str, *, in_substatement: bool) -> str:
     elif object_type == "SubStatement":
         if in_substatement:
             _fail(path, "a SubStatement cannot contain a SubStatement")
-        _validate_statement_body(value, path, allowed=_SUBSTATEMENT_KEYS, in_substatement=True)
+        _validate_statement_body(
+            value, path, allowed=_SUBSTATEMENT_KEYS, in_substatement=True, version=version
+        )
     else:
         _fail(f"{path}.objectType", "must be Activity, Agent, Group, StatementRef or SubStatement")
     return object_type
@@ -403,8 +445,44 @@ def _validate_result(value: Any, path: str) -> None:
         _extensions(result["extensions"], f"{path}.extensions")
 
 
-def _validate_context(value: Any, path: str, *, object_type: str) -> None:
-    context = _object(value, path, _CONTEXT_KEYS)
+def _validate_context_roles(context: dict, path: str) -> None:
+    """xAPI 2.0's contextAgents and contextGroups: arrays of {objectType, agent|group,
+    relevantTypes?}, relevantTypes a non-empty array of IRIs."""
+    for key, kind, role, allowed in (
+        ("contextAgents", "contextAgent", "agent", _CONTEXT_AGENT_KEYS),
+        ("contextGroups", "contextGroup", "group", _CONTEXT_GROUP_KEYS),
+    ):
+        if key not in context:
+            continue
+        if not isinstance(context[key], list):
+            _fail(f"{path}.{key}", f"must be an array of {kind} objects")
+        for index, item in enumerate(context[key]):
+            item_path = f"{path}.{key}[{index}]"
+            entry = _object(item, item_path, allowed, frozenset({"objectType", role}))
+            if entry["objectType"] != kind:
+                _fail(f"{item_path}.objectType", f"must be '{kind}'")
+            if role == "group":
+                member = entry["group"]
+                if not isinstance(member, dict) or member.get("objectType") != "Group":
+                    _fail(f"{item_path}.group", "must be a Group")
+                validate_agent(member, f"{item_path}.group")
+            else:
+                member = entry["agent"]
+                if isinstance(member, dict) and member.get("objectType") == "Group":
+                    _fail(f"{item_path}.agent", "must be an Agent")
+                validate_agent(member, f"{item_path}.agent")
+            if "relevantTypes" in entry:
+                types = entry["relevantTypes"]
+                if not isinstance(types, list) or not types:
+                    _fail(f"{item_path}.relevantTypes", "must be a non-empty array of IRIs")
+                for position, type_iri in enumerate(types):
+                    _iri(type_iri, f"{item_path}.relevantTypes[{position}]")
+
+
+def _validate_context(value: Any, path: str, *, object_type: str, version: str) -> None:
+    context = _object(value, path, _CONTEXT_KEYS_2_0 if version == XAPI_2_0 else _CONTEXT_KEYS)
+    if version == XAPI_2_0:
+        _validate_context_roles(context, path)
     if "registration" in context:
         _uuid(context["registration"], f"{path}.registration")
     if "instructor" in context:
@@ -484,36 +562,44 @@ _STATEMENT_REQUIRED = frozenset({"actor", "verb", "object"})
 
 
 def _validate_statement_body(
-    value: Any, path: str, *, allowed: frozenset[str], in_substatement: bool
+    value: Any, path: str, *, allowed: frozenset[str], in_substatement: bool, version: str
 ) -> None:
     statement = _object(value, path, allowed, _STATEMENT_REQUIRED)
     validate_agent(statement["actor"], f"{path}.actor")
     verb_id = _validate_verb(statement["verb"], f"{path}.verb")
     object_type = _validate_object(
-        statement["object"], f"{path}.object", in_substatement=in_substatement
+        statement["object"], f"{path}.object", in_substatement=in_substatement, version=version
     )
     if verb_id == VOIDED_VERB and object_type != "StatementRef":
         _fail(f"{path}.object", "a voiding statement's object must be a StatementRef")
     if "result" in statement:
         _validate_result(statement["result"], f"{path}.result")
     if "context" in statement:
-        _validate_context(statement["context"], f"{path}.context", object_type=object_type)
+        _validate_context(
+            statement["context"], f"{path}.context", object_type=object_type, version=version
+        )
     if "timestamp" in statement:
-        parse_timestamp(statement["timestamp"], f"{path}.timestamp")
+        parse_timestamp(statement["timestamp"], f"{path}.timestamp", zoned=version == XAPI_2_0)
     if "attachments" in statement:
         _validate_attachments(statement["attachments"], f"{path}.attachments")
 
 
-def validate_statement(value: Any, path: str = "statement") -> None:
-    """Raise StatementInvalidError unless `value` is a valid xAPI 1.0.3 statement."""
-    _validate_statement_body(value, path, allowed=_STATEMENT_KEYS, in_substatement=False)
+def validate_statement(value: Any, path: str = "statement", *, version: str = XAPI_1_0) -> None:
+    """Raise StatementInvalidError unless `value` is a valid statement of xAPI `version`
+    (1.0.3 or 2.0.0)."""
+    _validate_statement_body(
+        value, path, allowed=_STATEMENT_KEYS, in_substatement=False, version=version
+    )
     if "id" in value:
         _uuid(value["id"], f"{path}.id")
     if "version" in value:
-        version = value["version"]
-        if not isinstance(version, str) or not re.match(r"^1\.0(\.\d+)?$", version):
-            _fail(f"{path}.version", "must be 1.0.x")
+        declared = value["version"]
+        if not isinstance(declared, str) or not _STATEMENT_VERSION[version].match(declared):
+            _fail(
+                f"{path}.version",
+                "must be 1.0.x" if version == XAPI_1_0 else "must be 1.0.x or 2.0.x",
+            )
     if "stored" in value:
-        parse_timestamp(value["stored"], f"{path}.stored")
+        parse_timestamp(value["stored"], f"{path}.stored", zoned=version == XAPI_2_0)
     if "authority" in value:
         _validate_authority(value["authority"], f"{path}.authority")

@@ -1,15 +1,17 @@
 """
-The xAPI 1.0.3 Statement Resource (`/xapi/statements`) and About resource (`/xapi/about`).
+The xAPI Statement Resource (`/xapi/statements`) and About resource (`/xapi/about`), for
+xAPI 1.0.3 and 2.0 (IEEE 9274.1.1) side by side.
 
-Plain Django views: the wire format is xAPI's, not DRF's. Every response carries
-X-Experience-API-Version; every request but /xapi/about must send a 1.0.x version. Errors
-are JSON: {"code", "message", "details"?}.
+Plain Django views: the wire format is xAPI's, not DRF's. Every request but /xapi/about
+must send X-Experience-API-Version 1.0.x or 2.0.x; the version it resolves to
+(`request.xapi_version`, "1.0.3" or "2.0.0") picks the rules statements are validated and
+answered by, and is the X-Experience-API-Version of the response (1.0.3 when a request
+named none). Errors are JSON: {"code", "message", "details"?}.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -27,12 +29,18 @@ from django.views.decorators.csrf import csrf_exempt
 
 from analytics import alternate, attachments, auth, documents, multipart, selectors, services
 from analytics.errors import RequestInvalidError, StatementInvalidError, VersionHeaderError
-from analytics.validation import SUPPORTED_VERSION, parse_timestamp, validate_agent
+from analytics.validation import (
+    SUPPORTED_VERSIONS,
+    XAPI_1_0,
+    XAPI_2_0,
+    parse_timestamp,
+    resolve_version,
+    validate_agent,
+)
 from core.errors import DomainError, PermissionDeniedError
 from core.input import InputRefused, check_json_text
 from core.net import client_ip
 
-_VERSION = re.compile(r"^1\.0(\.\d+)?$")
 _GET_PARAMETERS = {
     "statementId",
     "voidedStatementId",
@@ -98,17 +106,21 @@ def _xapi(
     consistent_through: bool = False,
 ):
     """Version header in and out, auth, rate limit, DomainError → JSON; with
-    `consistent_through`, X-Experience-API-Consistent-Through on every answer."""
+    `consistent_through`, X-Experience-API-Consistent-Through on every answer. Sets
+    `request.xapi_version` (without `check_version`, 1.0.3 unless the request names a
+    version this store speaks)."""
 
     def wrapped(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        header = request.headers.get("X-Experience-API-Version")
+        resolved = resolve_version(header)
+        request.xapi_version = resolved or XAPI_1_0
         try:
             if check_version:
-                version = request.headers.get("X-Experience-API-Version")
-                if not version:
+                if not header:
                     raise VersionHeaderError("X-Experience-API-Version header is required.")
-                if not _VERSION.match(version.strip()):
+                if resolved is None:
                     raise VersionHeaderError(
-                        f"X-Experience-API-Version {version!r} is not supported; use 1.0.x."
+                        f"X-Experience-API-Version {header!r} is not supported; use 1.0.x or 2.0.x."
                     )
                 credential = auth.authenticate(
                     request.headers.get("Authorization", ""), address=client_ip(request)
@@ -118,7 +130,7 @@ def _xapi(
             response = handler(self, request, *args, **kwargs)
         except DomainError as exc:
             response = _error_response(exc)
-        response["X-Experience-API-Version"] = SUPPORTED_VERSION
+        response["X-Experience-API-Version"] = request.xapi_version
         if consistent_through and "X-Experience-API-Consistent-Through" not in response:
             # The value the handler took before its query, if it got that far: one
             # computation per request, and never one taken after the query it heads.
@@ -237,7 +249,11 @@ class StatementsView(View):
     def _alternate(self, request: HttpRequest) -> HttpResponse:
         """POST ?method=… (Communication §1.3): answered as the request it stands for, whose
         own version header and credentials are checked as usual."""
+        if request.xapi_version == XAPI_2_0:
+            raise alternate.removed_in_2_0()
         inner = alternate.alternate_request(request, methods=_ALTERNATE_METHODS)
+        if resolve_version(inner.headers.get("X-Experience-API-Version")) == XAPI_2_0:
+            raise alternate.removed_in_2_0()
         handlers = {"GET": self.get, "HEAD": self.head, "PUT": self.put, "POST": self._post}
         return handlers[inner.method](inner)
 
@@ -259,6 +275,7 @@ class StatementsView(View):
             credential=request.xapi_credential,
             single=single,
             attachments=parts,
+            version=request.xapi_version,
         )
         return _json_response([str(i) for i in ids])
 
@@ -285,7 +302,11 @@ class StatementsView(View):
                 )
         body = {**body, "id": str(statement_id)}
         services.statements_store(
-            statements=[body], credential=request.xapi_credential, single=True, attachments=parts
+            statements=[body],
+            credential=request.xapi_credential,
+            single=True,
+            attachments=parts,
+            version=request.xapi_version,
         )
         return HttpResponse(status=204)
 
@@ -323,7 +344,12 @@ class StatementsView(View):
                 statement_id=_uuid_param(params, name), voided=voided, credential_id=own_only
             )
             response = _statements_response(
-                documents.format_statement(statement.data, format=format, languages=languages),
+                documents.format_statement(
+                    statement.data,
+                    format=format,
+                    languages=languages,
+                    version=request.xapi_version,
+                ),
                 [statement.data],
                 with_attachments=with_attachments,
             )
@@ -381,7 +407,9 @@ class StatementsView(View):
             more = f"{request.path}?{urlencode(query)}"
         body = {
             "statements": [
-                documents.format_statement(s.data, format=format, languages=languages)
+                documents.format_statement(
+                    s.data, format=format, languages=languages, version=request.xapi_version
+                )
                 for s in page.statements
             ],
             "more": more,
@@ -399,7 +427,7 @@ class AboutView(View):
     http_method_names = ["get", "head", "options"]
 
     def _about(self, request: HttpRequest) -> HttpResponse:
-        return _json_response({"version": [SUPPORTED_VERSION], "extensions": {}})
+        return _json_response({"version": list(SUPPORTED_VERSIONS), "extensions": {}})
 
     get = _xapi(_about, check_version=False)
 

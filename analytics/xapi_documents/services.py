@@ -9,7 +9,9 @@ Writes of the document resources (xAPI 1.0.3 Communication §2.2 and §3.1 "Conc
 - A PUT to an Activity or Agent Profile document with neither header is refused: 409 when
   the document exists (§3.1), 400 when it does not (the client must say which it means,
   If-None-Match: * to create; the ADL conformance suite asks for exactly this). State
-  documents are written without them ("state conflicts are unlikely", §3.1).
+  documents are written without them ("state conflicts are unlikely", §3.1) in xAPI
+  1.0.3; xAPI 2.0 has State follow the same concurrency rules, except that a State
+  document that does not exist yet may still be created without either header.
 - The database's unique constraint decides races: two writers creating the same document
   never make two rows; the loser is handled as if it had come second.
 """
@@ -149,12 +151,20 @@ def _locked_write(
 
 
 def document_put(
-    *, name: DocumentName, body: Body, agent: dict[str, Any] | None, preconditions: Preconditions
+    *,
+    name: DocumentName,
+    body: Body,
+    agent: dict[str, Any] | None,
+    preconditions: Preconditions,
+    state_concurrency: bool = False,
 ) -> XapiDocument:
-    """Store `body` as the document, replacing what is stored (see the module docstring)."""
+    """Store `body` as the document, replacing what is stored (see the module docstring).
+    `state_concurrency` (xAPI 2.0): a State document that exists is not overwritten
+    without If-Match or If-None-Match (409)."""
     if body.is_json:
         parse_json(body.content)
-    if name.kind == DocumentKind.STATE and not preconditions.given:
+    state = name.kind == DocumentKind.STATE
+    if state and not preconditions.given and not state_concurrency:
         # One INSERT … ON CONFLICT DO UPDATE: the hot path of SCORM-style state saving.
         values = _values(body, agent=agent)
         (document,) = XapiDocument.objects.bulk_create(
@@ -169,7 +179,8 @@ def document_put(
         if not preconditions.given:
             if current is not None:
                 raise DocumentConflictError()
-            raise DocumentPreconditionMissingError()
+            if not state:
+                raise DocumentPreconditionMissingError()
         return _values(body, agent=agent)
 
     return _locked_write(name, preconditions=preconditions, values_for=values_for)

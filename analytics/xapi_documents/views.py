@@ -39,7 +39,7 @@ from analytics.models.xapi_documents import (
     CONTENT_TYPE_MAX_LENGTH,
     DOCUMENT_ID_MAX_BYTES,
 )
-from analytics.validation import parse_timestamp, validate_activity, validate_agent
+from analytics.validation import XAPI_2_0, parse_timestamp, validate_activity, validate_agent
 from analytics.xapi_documents import selectors, services
 from analytics.xapi_documents.errors import DocumentTooLargeError
 from analytics.xapi_documents.services import Body, DocumentName, Preconditions
@@ -254,19 +254,24 @@ class _DocumentView(_XapiView):
         document = selectors.document_get(name=self._name(context, document_id))
         return _document_response(request, document)
 
-    def _write(self, request: HttpRequest, service) -> HttpResponse:
+    def _write(self, request: HttpRequest, service, **options) -> HttpResponse:
         context, agent, document_id = self._parse(request, write=True)
         document = service(
             name=self._name(context, document_id),
             body=_body(request),
             agent=agent,
             preconditions=_preconditions(request),
+            **options,
         )
         return _tagged(HttpResponse(status=204), document)
 
     @xapi_handler
     def put(self, request: HttpRequest) -> HttpResponse:
-        return self._write(request, services.document_put)
+        return self._write(
+            request,
+            services.document_put,
+            state_concurrency=request.xapi_version == XAPI_2_0,
+        )
 
     @xapi_handler
     def post(self, request: HttpRequest) -> HttpResponse:

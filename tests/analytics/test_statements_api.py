@@ -31,7 +31,7 @@ def test_missing_version_header_is_400_and_the_response_still_names_the_version(
     assert Statement.objects.count() == 0
 
 
-@pytest.mark.parametrize("version", ["0.95", "2.0.0", "1.1", "one"])
+@pytest.mark.parametrize("version", ["0.95", "2.1.0", "1.1", "3.0", "one"])
 def test_unsupported_version_is_400(xapi, version):
     response = xapi.post(StatementFactory(), headers={"X-Experience-API-Version": version})
     assert response.status_code == 400
@@ -45,10 +45,10 @@ def test_any_1_0_x_version_is_accepted(xapi, version):
     assert response["X-Experience-API-Version"] == "1.0.3"
 
 
-def test_about_needs_no_version_header_and_lists_the_version(client):
+def test_about_needs_no_version_header_and_lists_the_versions(client):
     response = client.get("/xapi/about")
     assert response.status_code == 200
-    assert response.json()["version"] == ["1.0.3"]
+    assert response.json()["version"] == ["2.0.0", "1.0.3"]
     assert response["X-Experience-API-Version"] == "1.0.3"
 
 

@@ -97,3 +97,17 @@ def test_concurrent_if_match_updates_only_one_wins(issued):
     assert errors == [None] * WRITERS
     assert sorted(results) == [204] + [412] * (WRITERS - 1)
     assert client.get(ACTIVITY_PROFILE, params).json()["version"] in range(1, WRITERS + 1)
+
+
+def test_concurrent_2_0_state_puts_without_preconditions_create_once_and_conflict_after(issued):
+    # when eight xAPI 2.0 clients PUT the same new State document, none sending If-Match or
+    # If-None-Match
+    def put(n):
+        client = DocumentClient(*issued, version="2.0.0")
+        return client.put(STATE, state_params(), {"writer": n}).status_code
+
+    results, errors = run_in_threads(*[lambda n=n: put(n) for n in range(WRITERS)])
+    # then one creates it and the others, arriving after it exists, get 409
+    assert errors == [None] * WRITERS
+    assert sorted(results) == [204] + [409] * (WRITERS - 1)
+    assert XapiDocument.objects.count() == 1
