@@ -19,7 +19,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -85,23 +85,29 @@ def credential_authority(credential: XapiCredential) -> dict[str, Any]:
 
 
 def _prepare(
-    raw: Any, *, index: int | None, stored: datetime, authority: dict[str, Any], version: str
+    raw: Any,
+    *,
+    index: int | None,
+    stored_text: str,
+    authority: dict[str, Any],
+    version: str,
 ) -> _Prepared:
     path = "statement" if index is None else f"statements[{index}]"
     validate_statement(raw, path, version=version)
     data = dict(raw)
     timestamp_authored = "timestamp" in data
-    data["id"] = str(uuid.UUID(data["id"])) if "id" in data else str(uuid.uuid4())
+    statement_id = uuid.UUID(data["id"]) if "id" in data else uuid.uuid4()
+    data["id"] = str(statement_id)
     documents.normalize_context_activities(data)
-    data["stored"] = stored.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    data.setdefault("timestamp", data["stored"])
+    data["stored"] = stored_text
+    data.setdefault("timestamp", stored_text)
     data["authority"] = authority
     data.setdefault("version", STORE_VERSIONS[version])
     object_type, object_id = documents.object_reference(data["object"])
     registration = data.get("context", {}).get("registration")
     verb_id = data["verb"]["id"]
     return _Prepared(
-        id=uuid.UUID(data["id"]),
+        id=statement_id,
         data=data,
         timestamp=parse_timestamp(data["timestamp"], f"{path}.timestamp"),
         actor_key=documents.agent_key(data["actor"]),
@@ -235,17 +241,22 @@ def _copy_new(rows: list[_Prepared], *, stored: datetime, credential_id: int | N
     ):
         if voided_first:
             return False
-        rows = [_restamp(row, stored) for row in rows]
+        # Each row stored at `stored` (and timestamped then, unless its author gave a
+        # timestamp); the text once for the batch, each document copied once.
+        text = consistency.stored_text(stored)
         # COPY bypasses Django's execute(), so map psycopg's errors (IntegrityError) here.
         sql = f"COPY {table} ({_COLUMNS}) FROM STDIN"
         with connection.wrap_database_errors, cursor.copy(sql) as copy:
             for row in rows:
+                data = {**row.data, "stored": text}
+                if not row.timestamp_authored:
+                    data["timestamp"] = text
                 copy.write_row(
                     (
                         row.id,
-                        _json(row.data),
+                        _json(data),
                         stored,
-                        row.timestamp,
+                        row.timestamp if row.timestamp_authored else stored,
                         row.actor_key,
                         row.verb_id,
                         row.object_type,
@@ -258,15 +269,6 @@ def _copy_new(rows: list[_Prepared], *, stored: datetime, credential_id: int | N
                     )
                 )
     return True
-
-
-def _restamp(row: _Prepared, stored: datetime) -> _Prepared:
-    """`row` stored at `stored` (and timestamped then, unless its author gave a timestamp)."""
-    text = consistency.stored_text(stored)
-    data = {**row.data, "stored": text}
-    if row.timestamp_authored:
-        return replace(row, data=data)
-    return replace(row, data={**data, "timestamp": text}, timestamp=stored)
 
 
 def _model(row: _Prepared, *, stored: datetime, credential_id: int | None) -> Statement:
@@ -365,9 +367,14 @@ def statements_store(
     stored = timezone.now()
     if authority is None:
         authority = credential_authority(credential) if credential else system_authority()
+    stored_text = consistency.stored_text(stored)
     rows = [
         _prepare(
-            raw, index=None if single else i, stored=stored, authority=authority, version=version
+            raw,
+            index=None if single else i,
+            stored_text=stored_text,
+            authority=authority,
+            version=version,
         )
         for i, raw in enumerate(statements)
     ]

@@ -10,6 +10,9 @@ same statements' JSON into a plain table; the last line is the median ratio
 a bare WSGI app that only COPYs each batch and commits: the ceiling of that ratio on the
 machine at hand, since no app that answers after a durable commit can do less.
 
+`xapi_to_bare_wsgi_ratio` then alternates (Frontline, bare app) pairs, both servers up and
+loaded in turn: the median of Frontline's rate / the bare app's, batches of 50.
+
 Beside them, on the same server: `state_put_rate`, BENCH_XAPI_STATE_PUTS State documents
 (small JSON, distinct ids over a few hundred agents) PUT by the client threads, in
 documents/s, and `state_get_p95`, the 95th percentile latency of one GET of each.
@@ -144,8 +147,8 @@ def copy_rate(bodies: list[str]) -> float:
     return len(rows) / (time.perf_counter() - started)
 
 
-def bare_ratios(auth, rate_50: float) -> list[float]:
-    """(COPY, bare WSGI app) pairs on the same statements: the ceiling of the ratio here."""
+def start_bare_server() -> tuple[subprocess.Popen, str]:
+    """The bare WSGI app (tests/benchmarks/xapi_bare_wsgi.py) on a free port: (server, URL)."""
     from urllib.parse import quote
 
     settings = connection.settings_dict
@@ -157,20 +160,34 @@ def bare_ratios(auth, rate_50: float) -> list[float]:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_xapi_bare (doc jsonb)")
     port = free_port()
     server = start_server(port, "tests.benchmarks.xapi_bare_wsgi", BARE_DATABASE_URL=database_url)
-    url = f"http://127.0.0.1:{port}/xapi/statements"
+    return server, f"http://127.0.0.1:{port}/xapi/statements"
+
+
+def bare_ratios(url: str, auth, rate_50: float) -> list[float]:
+    """(COPY, bare WSGI app) pairs on the same statements: the ceiling of the ratio here."""
     ratios = []
-    try:
-        post_for(url, auth, make_batches(40, 50), 1.0)
-        for _ in range(PAIRS):
-            bodies = make_batches(int(rate_50 * 3 * PAIR_SECONDS / 50 * 1.3) + 4, 50)
-            baseline = copy_rate(bodies)
-            bare, _latencies, _sent = post_for(url, auth, bodies, PAIR_SECONDS)
-            ratios.append(bare / baseline)
-    finally:
-        server.terminate()
-        server.wait(20)
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS bench_xapi_bare")
+    for _ in range(PAIRS):
+        bodies = make_batches(int(rate_50 * 3 * PAIR_SECONDS / 50 * 1.3) + 4, 50)
+        baseline = copy_rate(bodies)
+        bare, _latencies, _sent = post_for(url, auth, bodies, PAIR_SECONDS)
+        ratios.append(bare / baseline)
+    return ratios
+
+
+def app_to_bare_ratios(url: str, bare_url: str, auth, rate_50: float) -> list[float]:
+    """(Frontline, bare WSGI app) pairs, both served at once and loaded in turn (which goes
+    first alternates), on batches of 50 of the same shape: Frontline's rate / the bare app's."""
+    ratios = []
+    for n in range(max(PAIRS, 5)):
+        bodies = make_batches(int(rate_50 * PAIR_SECONDS / 50 * 1.3) + 4, 50)
+        bare_bodies = make_batches(int(rate_50 * 3 * PAIR_SECONDS / 50 * 1.3) + 4, 50)
+        if n % 2:
+            bare, _latencies, _sent = post_for(bare_url, auth, bare_bodies, PAIR_SECONDS)
+            project, _latencies, _sent = post_for(url, auth, bodies, PAIR_SECONDS)
+        else:
+            project, _latencies, _sent = post_for(url, auth, bodies, PAIR_SECONDS)
+            bare, _latencies, _sent = post_for(bare_url, auth, bare_bodies, PAIR_SECONDS)
+        ratios.append(project / bare)
     return ratios
 
 
@@ -279,11 +296,22 @@ def main() -> None:
         state_rate, state_latencies = state_bench(f"http://127.0.0.1:{port}/xapi", auth)
         print(f"state_put_rate: {state_rate:.0f} documents/s")
         print(f"state_get_p95: {percentile(state_latencies, 0.95) * 1000:.1f} ms")
-        server.terminate()
-        server.wait(20)
         # The same pairs against a bare WSGI app that only COPYs and commits: what the ratio
         # can be at most on this machine with these clients, whatever the app does.
-        print(f"xapi_bare_wsgi_copy_ratio: {statistics.median(bare_ratios(auth, rate_50)):.3f}")
+        bare_server, bare_url = start_bare_server()
+        try:
+            post_for(bare_url, auth, make_batches(40, 50), 1.0)
+            bare_copy = statistics.median(bare_ratios(bare_url, auth, rate_50))
+            to_bare = statistics.median(app_to_bare_ratios(url, bare_url, auth, rate_50))
+        finally:
+            bare_server.terminate()
+            bare_server.wait(20)
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE IF EXISTS bench_xapi_bare")
+        print(f"xapi_bare_wsgi_copy_ratio: {bare_copy:.3f}")
+        # Frontline against that app directly, pair by pair (the figure to watch: COPY's
+        # own rate moves with the machine's load more than either server's does).
+        print(f"xapi_to_bare_wsgi_ratio: {to_bare:.3f}")
         print(f"ratio: {statistics.median(ratios):.3f}")
     finally:
         server.terminate()

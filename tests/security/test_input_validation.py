@@ -151,6 +151,15 @@ def test_json_depth_counts_brackets_outside_strings_without_recursion():
     assert json_depth(nested(100_000)) == 100_000
 
 
+def test_json_depth_is_the_same_with_and_without_escapes_in_the_text():
+    # without a backslash, and with every string closed, strings are cut out by quotes
+    assert json_depth('[{"a": "[[[{{{"}, ["}}}"]]') == 2
+    # with escapes, or a string left open, the string pattern decides
+    assert json_depth('[{"a": "\\"[[[{{{"}, ["}}}\\\\"]]') == 2
+    assert json_depth('[{"a": "b"}, "[[[[') == 5
+    assert json_depth('[1, "x" [[[') == 4
+
+
 # --- invalid UTF-8 ------------------------------------------------------------------------
 
 
