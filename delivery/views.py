@@ -192,6 +192,17 @@ def _queue_slack_update(update: inbound.SlackUpdate) -> None:
         )
 
 
+def _link_refused(request: HttpRequest, kind: tuple[str, str], exc: DeliveryError) -> HttpResponse:
+    """An answer link that is forged, expired or spent: logged, and the refusal page."""
+    _log(
+        kind,
+        signature_ok=exc.code != "answer_link_invalid",
+        outcome=exc.code,
+        status=exc.status_code,
+    )
+    return render(request, "delivery/answer_refused.html", {"error": exc}, status=exc.status_code)
+
+
 @require_POST
 def answer_page_save(request: HttpRequest, token: str) -> HttpResponse:
     """The "save this topic for later" button of the answer page (before or after answering)."""
@@ -199,15 +210,7 @@ def answer_page_save(request: HttpRequest, token: str) -> HttpResponse:
     try:
         task, created = inbound.answer_page_save_topic(token=token)
     except DeliveryError as exc:
-        _log(
-            kind,
-            signature_ok=exc.code != "answer_link_invalid",
-            outcome=exc.code,
-            status=exc.status_code,
-        )
-        return render(
-            request, "delivery/answer_refused.html", {"error": exc}, status=exc.status_code
-        )
+        return _link_refused(request, kind, exc)
     _log(
         kind,
         signature_ok=True,
@@ -229,15 +232,7 @@ def answer_page(request: HttpRequest, token: str) -> HttpResponse:
     try:
         task = inbound.answer_page_task(token=token)
     except DeliveryError as exc:
-        _log(
-            kind,
-            signature_ok=exc.code != "answer_link_invalid",
-            outcome=exc.code,
-            status=exc.status_code,
-        )
-        return render(
-            request, "delivery/answer_refused.html", {"error": exc}, status=exc.status_code
-        )
+        return _link_refused(request, kind, exc)
     options = list(task.microlesson.quiz_options)
     context = {
         "task": task,
