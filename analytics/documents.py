@@ -6,11 +6,23 @@ comparison the specification's way, and the `ids`/`canonical` response formats.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from datetime import UTC
 from typing import Any
 
 from analytics.validation import XAPI_1_0, XAPI_2_0, has_zone, parse_timestamp
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads_strict(raw: bytes | str) -> Any:
+    """JSON as xAPI reads it: NaN and Infinity are not JSON. Raises ValueError (or
+    UnicodeDecodeError) for the caller to turn into its own 400."""
+    return json.loads(raw, parse_constant=_refuse_constant)
+
 
 _IFI_KEYS = ("mbox", "mbox_sha1sum", "openid", "account")
 

@@ -165,13 +165,9 @@ def _read_scope(request: HttpRequest) -> int | None:
     raise PermissionDeniedError("This client's scopes do not include reading statements.")
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _loads(raw: bytes) -> Any:
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return documents.loads_strict(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise StatementInvalidError(f"The body is not valid JSON: {exc}") from exc
 

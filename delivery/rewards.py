@@ -47,10 +47,17 @@ def reward_code_send(*, reward_id: int) -> bool:
         except ChannelError as exc:
             if exc.is_temporary:
                 raise
-            # Only what the provider said: never the message, which holds the code.
+            # Never the message (it holds the code), nor the provider's text (it can quote
+            # the phone number or address): the reason and codes only.
             logger.warning(
                 "reward code refused by channel",
-                extra={"path_reward_id": reward_id, "channel": route.channel, **exc.as_metadata()},
+                extra={
+                    "path_reward_id": reward_id,
+                    "channel": route.channel,
+                    "reason": exc.reason,
+                    "status_code": exc.status_code,
+                    "provider_code": exc.provider_code,
+                },
             )
             continue
         path_reward_code_sent(reward_id=reward_id, channel=route.channel)

@@ -27,6 +27,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from analytics.documents import loads_strict
 from analytics.models import DocumentKind, XapiDocument
 from analytics.xapi_documents.errors import (
     DocumentConflictError,
@@ -98,14 +99,10 @@ class Body:
         return parsed
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def parse_json(content: bytes) -> Any:
     """The body as JSON, or 400 (NaN and Infinity are not JSON)."""
     try:
-        return json.loads(content, parse_constant=_refuse_constant)
+        return loads_strict(content)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DocumentMergeError(f"The body is not valid JSON: {exc}") from exc
 

@@ -25,24 +25,28 @@ def _key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@pytest.fixture(scope="module")
-def signer():
-    """A private key and its self-signed X.509 certificate (DER, base64: an x5c entry)."""
-    key = _key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "LMS statement signer")])
+def _certificate(key, name: str = "LMS statement signer") -> str:
+    """A self-signed X.509 certificate of `key`, DER in base64: an x5c entry."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=30))
         .sign(key, hashes.SHA256())
     )
-    x5c = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
-    return key, x5c
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+
+
+@pytest.fixture(scope="module")
+def signer():
+    """A private key and its self-signed certificate."""
+    key = _key()
+    return key, _certificate(key)
 
 
 def _sign(statement, key, *, algorithm="RS256", x5c=None, payload=None):
@@ -191,22 +195,6 @@ def test_each_statement_of_a_batch_carries_its_own_signature(xapi, signer):
     assert mp.post(xapi, mp.body(swapped, parts)).status_code == 400
 
 
-def _certificate(key) -> str:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not an RSA signer")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
-
-
 @pytest.mark.parametrize(
     ("x5c", "reason"),
     [
@@ -220,7 +208,7 @@ def _certificate(key) -> str:
 def test_an_x5c_that_holds_no_usable_rsa_certificate_is_400(xapi, x5c, reason):
     # given an RS256 signature whose x5c is an EC certificate, junk, or no chain at all
     if x5c == "elliptic curve":
-        x5c = [_certificate(ec.generate_private_key(ec.SECP256R1()))]
+        x5c = [_certificate(ec.generate_private_key(ec.SECP256R1()), "not an RSA signer")]
     statement = StatementFactory()
     token = (
         jwt.PyJWS()
